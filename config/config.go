@@ -1,0 +1,248 @@
+// Package config reads chefdeploy's settings (CONTRACT §4) once, at start-up,
+// into one Config that is passed to whatever needs it.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"chefdeploy/credentials"
+)
+
+// Production defaults of CONTRACT §4.
+const (
+	DefaultHTTPAddr          = "127.0.0.1:8080"
+	DefaultAuthorizeURL      = "https://dashboard.convex.dev/oauth/authorize/team"
+	DefaultTokenURL          = "https://api.convex.dev/oauth/token"
+	DefaultDashboardURL      = "https://dashboard.convex.dev"
+	DefaultSiteURLTemplate   = "https://{deployment}.convex.app"
+	DefaultConnectionTimeout = 15 * time.Second
+
+	// SandboxPath is where the built-in sandbox is mounted.
+	SandboxPath = "/sandbox"
+	// SandboxClientID is the OAuth application the sandbox registers for us.
+	SandboxClientID = "chefdeploy-sandbox"
+)
+
+// Config is every setting of the product. Secrets are kept as parsed values
+// and never printed: Config has no String method that would show them.
+type Config struct {
+	DatabaseURL string
+	HTTPAddr    string
+	BaseURL     string // no trailing slash
+
+	// Sandbox is true when PROVISION_HOST is empty: the built-in Convex sandbox
+	// is mounted at SandboxPath and every Convex URL points at it.
+	Sandbox         bool
+	SandboxStateDir string
+
+	ProvisionHost       string
+	OAuthAuthorizeURL   string
+	OAuthTokenURL       string
+	OAuthClientID       string
+	OAuthClientSecret   string
+	DashboardURL        string
+	SiteURLTemplate     string
+	ConnectionDeadline  time.Duration
+	SessionSecret       []byte
+	Credentials         *credentials.Keyring
+	SupportTeamSlug     string
+	HostingDeploySecret string
+
+	// DataDir holds what sandbox mode generates and keeps: its keys and state.
+	DataDir string
+}
+
+// RedirectURL is the OAuth callback of CONTRACT §3.
+func (c *Config) RedirectURL() string { return c.BaseURL + "/auth/callback" }
+
+// SecureCookies is true when the product is served over https.
+func (c *Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// DashboardLink is the Convex dashboard page of a deployment.
+func (c *Config) DashboardLink(deploymentName string) string {
+	return c.DashboardURL + "/d/" + url.PathEscape(deploymentName)
+}
+
+// SiteLink is the hosted site of a deployment.
+func (c *Config) SiteLink(deploymentName string) string {
+	return strings.ReplaceAll(c.SiteURLTemplate, "{deployment}", deploymentName)
+}
+
+// Load reads the settings through getenv. A missing or malformed setting is one
+// error naming it; in sandbox mode the secrets that are not given are generated
+// once and kept under DataDir, so a restart keeps sessions valid.
+func Load(getenv func(string) string) (*Config, error) {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		DatabaseURL:         env("DATABASE_URL", ""),
+		HTTPAddr:            env("HTTP_ADDR", DefaultHTTPAddr),
+		ProvisionHost:       strings.TrimRight(env("PROVISION_HOST", ""), "/"),
+		SupportTeamSlug:     env("SUPPORT_TEAM_SLUG", ""),
+		HostingDeploySecret: getenv("CONVEX_HOSTING_DEPLOY_SECRET"),
+		DataDir:             env("DATA_DIR", ".data"),
+	}
+	if c.DatabaseURL == "" {
+		return nil, errors.New("missing required setting DATABASE_URL (make run and make test set it)")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR %q is not host:port", c.HTTPAddr)
+	}
+	c.BaseURL = strings.TrimRight(env("BASE_URL", "http://"+c.HTTPAddr), "/")
+	if err := checkURL("BASE_URL", c.BaseURL); err != nil {
+		return nil, err
+	}
+	c.Sandbox = c.ProvisionHost == ""
+
+	var err error
+	if c.ConnectionDeadline, err = duration(env("CHECK_CONNECTION_DEADLINE", ""), DefaultConnectionTimeout); err != nil {
+		return nil, fmt.Errorf("CHECK_CONNECTION_DEADLINE: %w", err)
+	}
+
+	var generated *sandboxSecrets
+	if c.Sandbox {
+		sandboxURL := c.BaseURL + SandboxPath
+		c.ProvisionHost = sandboxURL
+		c.SandboxStateDir = filepath.Join(c.DataDir, "sandbox")
+		c.OAuthAuthorizeURL = env("CONVEX_OAUTH_AUTHORIZE_URL", sandboxURL+"/oauth/authorize")
+		c.OAuthTokenURL = env("CONVEX_OAUTH_TOKEN_URL", sandboxURL+"/oauth/token")
+		c.DashboardURL = strings.TrimRight(env("CONVEX_DASHBOARD_URL", sandboxURL+"/dashboard"), "/")
+		c.SiteURLTemplate = env("CONVEX_SITE_URL_TEMPLATE", sandboxURL+"/sites/{deployment}/")
+		if generated, err = loadSandboxSecrets(c.DataDir); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := checkURL("PROVISION_HOST", c.ProvisionHost); err != nil {
+			return nil, err
+		}
+		c.OAuthAuthorizeURL = env("CONVEX_OAUTH_AUTHORIZE_URL", DefaultAuthorizeURL)
+		c.OAuthTokenURL = env("CONVEX_OAUTH_TOKEN_URL", DefaultTokenURL)
+		c.DashboardURL = strings.TrimRight(env("CONVEX_DASHBOARD_URL", DefaultDashboardURL), "/")
+		c.SiteURLTemplate = env("CONVEX_SITE_URL_TEMPLATE", DefaultSiteURLTemplate)
+	}
+	for name, v := range map[string]string{
+		"CONVEX_OAUTH_AUTHORIZE_URL": c.OAuthAuthorizeURL,
+		"CONVEX_OAUTH_TOKEN_URL":     c.OAuthTokenURL,
+		"CONVEX_DASHBOARD_URL":       c.DashboardURL,
+	} {
+		if err := checkURL(name, v); err != nil {
+			return nil, err
+		}
+	}
+	if !strings.Contains(c.SiteURLTemplate, "{deployment}") {
+		return nil, errors.New("CONVEX_SITE_URL_TEMPLATE must contain {deployment}")
+	}
+
+	// Required secrets: from the environment, else (sandbox only) generated.
+	required := func(name, fallback string) (string, error) {
+		if v := getenv(name); v != "" {
+			return v, nil
+		}
+		if generated != nil {
+			return fallback, nil
+		}
+		return "", fmt.Errorf("missing required setting %s", name)
+	}
+	var fallbackClientID, fallbackClientSecret, fallbackSession, fallbackKey string
+	if generated != nil {
+		fallbackClientID, fallbackClientSecret = SandboxClientID, generated.OAuthClientSecret
+		fallbackSession, fallbackKey = generated.SessionSecret, generated.CredentialsKey
+	}
+	if c.OAuthClientID, err = required("CONVEX_OAUTH_CLIENT_ID", fallbackClientID); err != nil {
+		return nil, err
+	}
+	if c.OAuthClientSecret, err = required("CONVEX_OAUTH_CLIENT_SECRET", fallbackClientSecret); err != nil {
+		return nil, err
+	}
+	session, err := required("SESSION_SECRET", fallbackSession)
+	if err != nil {
+		return nil, err
+	}
+	if len(session) < 32 {
+		return nil, errors.New("SESSION_SECRET must be at least 32 characters")
+	}
+	c.SessionSecret = []byte(session)
+	keySpec, err := required("CREDENTIALS_KEY", fallbackKey)
+	if err != nil {
+		return nil, err
+	}
+	if c.Credentials, err = credentials.ParseKeyring(keySpec); err != nil {
+		// The parse error names the key id at most, never the key.
+		return nil, fmt.Errorf("CREDENTIALS_KEY: %w", err)
+	}
+	return c, nil
+}
+
+func checkURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s must be an absolute http(s) URL", name)
+	}
+	return nil
+}
+
+func duration(raw string, def time.Duration) (time.Duration, error) {
+	if raw == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a Go duration such as 15s", raw)
+	}
+	if d <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	return d, nil
+}
+
+// sandboxSecrets are generated on the first start in sandbox mode and kept in
+// DataDir/sandbox-secrets.json (mode 0600) so sessions survive restarts.
+type sandboxSecrets struct {
+	SessionSecret     string `json:"sessionSecret"`
+	CredentialsKey    string `json:"credentialsKey"`
+	OAuthClientSecret string `json:"oauthClientSecret"`
+}
+
+func loadSandboxSecrets(dir string) (*sandboxSecrets, error) {
+	path := filepath.Join(dir, "sandbox-secrets.json")
+	var s sandboxSecrets
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &s); err != nil || s.SessionSecret == "" || s.CredentialsKey == "" || s.OAuthClientSecret == "" {
+			return nil, fmt.Errorf("%s is damaged; delete it to generate new sandbox secrets", path)
+		}
+		return &s, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("reading sandbox secrets: %w", err)
+	}
+	s = sandboxSecrets{
+		SessionSecret:     randomText(32),
+		CredentialsKey:    credentials.GenerateSpec("sandbox1"),
+		OAuthClientSecret: randomText(24),
+	}
+	raw, _ = json.Marshal(s)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return nil, fmt.Errorf("writing sandbox secrets: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("writing sandbox secrets: %w", err)
+	}
+	return &s, nil
+}

@@ -1,0 +1,137 @@
+package handlers
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"chefdeploy/convex"
+	"chefdeploy/models"
+	"chefdeploy/views"
+)
+
+// authCallback finishes the login: it checks the state against the browser's
+// login, exchanges the code with the PKCE verifier, fetches the profile and
+// opens a new server-side session.
+func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in link is incomplete: it has no state. Please sign in again.")
+		return
+	}
+	attempt, err := models.ConsumeLoginAttempt(r.Context(), s.db, state, s.cookieValue(r, loginCookie, "browser"))
+	if errors.Is(err, models.ErrNotFound) {
+		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in link has expired, was already used, or was started in another browser. Please sign in again.")
+		return
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.clearCookie(w, r, loginCookie)
+
+	if oauthErr := q.Get("error"); oauthErr != "" {
+		msg := "Convex did not sign you in (" + truncate(oauthErr, 64) + ")."
+		if desc := q.Get("error_description"); desc != "" {
+			msg = "Convex did not sign you in: " + truncate(desc, 200)
+		}
+		s.loginFailed(w, r, http.StatusBadRequest, msg)
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in link has no authorization code. Please sign in again.")
+		return
+	}
+	verifier, err := s.cfg.Credentials.OpenString(attempt.CodeVerifier, "pkce:"+state)
+	if err != nil {
+		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in could not be verified. Please sign in again.")
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	token, err := s.oauth.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.client), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		s.log.Warn("oauth token exchange failed", "request_id", RequestID(r.Context()), "reason", exchangeFailure(err))
+		s.loginFailed(w, r, http.StatusBadGateway, "Convex did not accept this sign-in. Please try again.")
+		return
+	}
+	profile, err := s.convex.Profile(ctx, token.AccessToken)
+	if err != nil {
+		s.log.Warn("profile fetch failed", "request_id", RequestID(r.Context()), "err", err)
+		s.loginFailed(w, r, http.StatusBadGateway, convex.UserMessage(err))
+		return
+	}
+	user, err := models.UpsertUser(ctx, s.db, profile.ID, profile.Name, profile.Email)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+
+	// A new session id at every login; the previous one, if any, ends.
+	if old := s.sessionID(r); old != "" {
+		models.DeleteSession(ctx, s.db, old)
+	}
+	sid := randomToken()
+	sealed, err := s.cfg.Credentials.SealString(token.AccessToken, sessionTokenPurpose(sid))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := models.CreateSession(ctx, s.db, sid, user.ID, sealed); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.setSessionCookie(w, r, sid); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.log.Info("login", "request_id", RequestID(r.Context()), "user_id", user.ID)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// sessionTokenPurpose binds a sealed Convex token to its session.
+func sessionTokenPurpose(sid string) string {
+	return "convex-token:" + hex.EncodeToString(models.HashSessionID(sid))
+}
+
+func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, status int, message string) {
+	s.renderErrorView(w, r, views.ErrorView{
+		Status:      status,
+		Title:       "Sign-in did not complete",
+		Message:     message,
+		ActionLabel: "Log in with Convex",
+		ActionURL:   "/auth/login",
+	})
+}
+
+// exchangeFailure describes a failed token exchange for the log without the
+// response body, which is the provider's and may echo what we sent.
+func exchangeFailure(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		reason := "status " + http.StatusText(re.Response.StatusCode)
+		if re.ErrorCode != "" {
+			reason += ", " + truncate(re.ErrorCode, 64)
+		}
+		return reason
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "transport error"
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,55 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/a-h/templ"
+
+	"chefdeploy/views"
+)
+
+// isFragmentRequest is true for an HTMX request that wants a fragment; a
+// history restore wants the whole page.
+func isFragmentRequest(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-History-Restore-Request") != "true"
+}
+
+// page is the frame of a full page for this request.
+func (s *Server) page(r *http.Request, title string) views.Page {
+	p := views.Page{Title: title, Sandbox: s.cfg.Sandbox}
+	if sess := currentSession(r); sess != nil {
+		p.User = &views.User{Name: sess.User.Name, Email: sess.User.Email}
+	}
+	return p
+}
+
+// render writes content as a fragment for HTMX or inside the layout otherwise.
+// It renders into a buffer first, so a failed render is a clean 500, never
+// half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, title string, content templ.Component) {
+	component := content
+	if !isFragmentRequest(r) {
+		component = layoutAround(s.page(r, title), content)
+	}
+	var buf bytes.Buffer
+	if err := component.Render(r.Context(), &buf); err != nil {
+		s.log.Error("render failed", "request_id", RequestID(r.Context()), "err", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Add("Vary", "HX-Request")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func layoutAround(p views.Page, content templ.Component) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		return views.Layout(p).Render(templ.WithChildren(ctx, content), w)
+	})
+}

@@ -1,0 +1,39 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"chefdeploy/config"
+	"chefdeploy/static"
+)
+
+// Routes is every route of the product and the middleware around them, in the
+// order a request passes through it.
+func (s *Server) Routes() http.Handler {
+	mux := http.NewServeMux()
+
+	mux.HandleFunc("GET /{$}", s.dashboard)
+	mux.HandleFunc("GET /auth/login", s.authLogin)
+	mux.HandleFunc("GET /auth/callback", s.authCallback)
+	mux.HandleFunc("POST /auth/logout", s.authLogout)
+
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /static/", static.Handler())
+	if s.sandbox != nil {
+		mux.Handle(config.SandboxPath+"/", http.StripPrefix(config.SandboxPath, s.sandbox))
+	}
+	mux.Handle("/", s.noRoute(mux))
+
+	var h http.Handler = mux
+	h = s.observe(h)          // metrics and the access log, by route pattern
+	h = s.loadSession(h)      // the signed-in user, if any
+	h = s.crossOriginGuard(h) // refuses cross-origin POSTs
+	h = securityHeaders(s.cfg)(h)
+	h = s.recoverPanics(h)
+	h = requestID(h)
+	return h
+}

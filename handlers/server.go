@@ -1,0 +1,99 @@
+// Package handlers is chefdeploy's HTTP layer: the routes, their middleware,
+// and one handler per file that parses, checks access, calls the models and
+// renders a page or redirects.
+package handlers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/oauth2"
+
+	"chefdeploy/config"
+	"chefdeploy/convex"
+)
+
+// Deps is what the handlers need from the rest of the program.
+type Deps struct {
+	Config *config.Config
+	DB     *sqlx.DB
+	Convex *convex.Client
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	// Sandbox is the built-in Convex sandbox, mounted at /sandbox when set.
+	Sandbox http.Handler
+	// HTTPClient makes the OAuth token exchange; nil uses a default with timeouts.
+	HTTPClient *http.Client
+}
+
+// Server holds the handlers' dependencies; every handler is a method on it.
+type Server struct {
+	cfg      *config.Config
+	db       *sqlx.DB
+	convex   *convex.Client
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *httpMetrics
+	sandbox  http.Handler
+	client   *http.Client
+	oauth    *oauth2.Config
+	cookies  *sessions.CookieStore
+	migrated atomic.Bool
+}
+
+// New builds the server from its dependencies.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.HTTPClient == nil {
+		d.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	cfg := d.Config
+	s := &Server{
+		cfg:      cfg,
+		db:       d.DB,
+		convex:   d.Convex,
+		log:      d.Logger,
+		registry: d.Registry,
+		metrics:  newHTTPMetrics(d.Registry),
+		sandbox:  d.Sandbox,
+		client:   d.HTTPClient,
+		oauth: &oauth2.Config{
+			ClientID:     cfg.OAuthClientID,
+			ClientSecret: cfg.OAuthClientSecret,
+			RedirectURL:  cfg.RedirectURL(),
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   cfg.OAuthAuthorizeURL,
+				TokenURL:  cfg.OAuthTokenURL,
+				AuthStyle: oauth2.AuthStyleInParams,
+			},
+		},
+	}
+	// Two keys derived from SESSION_SECRET: one signs the cookie, one encrypts it.
+	s.cookies = sessions.NewCookieStore(deriveKey(cfg.SessionSecret, "cookie-hash"), deriveKey(cfg.SessionSecret, "cookie-block"))
+	s.cookies.Options = &sessions.Options{
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   cfg.SecureCookies(),
+		SameSite: http.SameSiteLaxMode,
+	}
+	return s
+}
+
+func deriveKey(secret []byte, label string) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("chefdeploy " + label))
+	return mac.Sum(nil)
+}

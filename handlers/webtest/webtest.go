@@ -1,0 +1,103 @@
+// Package webtest drives chefdeploy over HTTP the way a browser does, for the
+// tests of the handlers and of the whole program.
+package webtest
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Browser is an HTTP client with a cookie jar that does not follow redirects,
+// so tests see each step the way a browser takes it.
+func Browser(t testing.TB) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Response is what a request got back.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// Do sends a request; form, when not nil, is sent url-encoded; headers come in
+// name, value pairs.
+func Do(t testing.TB, c *http.Client, method, target string, form url.Values, headers ...string) Response {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return Response{Status: res.StatusCode, Header: res.Header, Body: string(raw)}
+}
+
+// StartLogin follows appURL/auth/login to the authorize page and returns the
+// authorize URL's query.
+func StartLogin(t testing.TB, c *http.Client, appURL string) url.Values {
+	t.Helper()
+	res := Do(t, c, "GET", appURL+"/auth/login", nil)
+	if res.Status != http.StatusFound {
+		t.Fatalf("/auth/login = %d, want 302", res.Status)
+	}
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc.Query()
+}
+
+// PickUser opens the sandbox's authorize page, submits its consent form as the
+// demo user and returns the callback URL the sandbox redirects to.
+func PickUser(t testing.TB, c *http.Client, authorizeURL string, q url.Values, user string) string {
+	t.Helper()
+	page := Do(t, c, "GET", authorizeURL+"?"+q.Encode(), nil)
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, "sandbox-user-"+user) {
+		t.Fatalf("sandbox authorize page = %d, no button for %s", page.Status, user)
+	}
+	form := url.Values{}
+	for k, v := range q {
+		form[k] = v
+	}
+	form.Set("user", user)
+	res := Do(t, c, "POST", authorizeURL, form)
+	if res.Status != http.StatusFound {
+		t.Fatalf("sandbox consent = %d: %s", res.Status, res.Body)
+	}
+	return res.Header.Get("Location")
+}
+
+// Login signs the browser in at appURL as a sandbox demo user.
+func Login(t testing.TB, c *http.Client, appURL, authorizeURL, user string) {
+	t.Helper()
+	q := StartLogin(t, c, appURL)
+	callback := PickUser(t, c, authorizeURL, q, user)
+	res := Do(t, c, "GET", callback, nil)
+	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/" {
+		t.Fatalf("callback = %d %q: %s", res.Status, res.Header.Get("Location"), res.Body)
+	}
+}

@@ -1,0 +1,123 @@
+// Command chefdeploy connects Chef apps to Convex and deploys them.
+//
+//	chefdeploy [serve]   run the web server (the default)
+//	chefdeploy migrate   apply the database migrations and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"chefdeploy/config"
+	"chefdeploy/convex"
+	"chefdeploy/handlers"
+	"chefdeploy/models"
+	"chefdeploy/sandbox"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "chefdeploy:", err)
+		os.Exit(1)
+	}
+}
+
+// run wires the program in order: config, database, migrations, HTTP server;
+// then it waits for ctx to end and shuts the server down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	command := "serve"
+	if len(args) > 0 {
+		command = args[0]
+	}
+	if command != "serve" && command != "migrate" {
+		return fmt.Errorf("unknown command %q (want serve or migrate)", command)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
+
+	db, err := models.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := models.Migrate(ctx, db.DB); err != nil {
+		return err
+	}
+	if command == "migrate" {
+		fmt.Fprintln(stdout, "migrations applied")
+		return nil
+	}
+
+	registry := prometheus.NewRegistry()
+	deps := handlers.Deps{
+		Config:   cfg,
+		DB:       db,
+		Logger:   logger,
+		Registry: registry,
+		Convex: convex.New(convex.Options{
+			BaseURL:      cfg.ProvisionHost,
+			DeploySecret: cfg.HostingDeploySecret,
+		}),
+	}
+	if cfg.Sandbox {
+		sb, err := sandbox.New(sandbox.Options{
+			BaseURL:      cfg.ProvisionHost,
+			StateDir:     cfg.SandboxStateDir,
+			Clients:      map[string]string{cfg.OAuthClientID: cfg.OAuthClientSecret},
+			DeploySecret: cfg.HostingDeploySecret,
+			Logger:       logger.With("component", "sandbox"),
+		})
+		if err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		defer sb.Close()
+		deps.Sandbox = sb.Handler()
+	}
+
+	listener, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.HTTPAddr, err)
+	}
+	server := &http.Server{
+		Handler:           handlers.New(deps).Routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- server.Serve(listener) }()
+	mode := "Convex at " + cfg.ProvisionHost
+	if cfg.Sandbox {
+		mode = "the built-in Convex sandbox at " + cfg.ProvisionHost
+	}
+	fmt.Fprintf(stdout, "chefdeploy is listening on %s (using %s)\n", cfg.BaseURL, mode)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"chefdeploy/config"
+	"chefdeploy/handlers/webtest"
+	"chefdeploy/models/dbtest"
+)
+
+// syncBuffer collects what run prints while it runs in another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs the whole program as `chefdeploy serve` and returns a function
+// that sends it the shutdown signal and waits for it to end.
+func start(t *testing.T, env map[string]string, out io.Writer) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }()
+	base := "http://" + env["HTTP_ADDR"]
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("run ended before it was ready: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("server not ready after 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("run did not stop after its context ended")
+			return nil
+		}
+	}
+}
+
+// TestSandboxModeEndToEnd runs the program the way `make run` does: no
+// PROVISION_HOST, so the sandbox is mounted at /sandbox and the secrets are
+// generated under DATA_DIR; a login survives a restart of the process.
+func TestSandboxModeEndToEnd(t *testing.T) {
+	t.Parallel()
+	_, dbURL := dbtest.New(t)
+	addr := freeAddr(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
+	base := "http://" + addr
+	out := &syncBuffer{}
+
+	stop := start(t, env, out)
+	if !strings.Contains(out.String(), "listening on "+base) {
+		t.Errorf("start-up line missing the URL: %q", out.String())
+	}
+	c := webtest.Browser(t)
+	webtest.Login(t, c, base, base+"/sandbox/oauth/authorize", "ada")
+	home := webtest.Do(t, c, "GET", base+"/", nil)
+	if !strings.Contains(home.Body, "Ada Lovelace") || !strings.Contains(home.Body, `data-testid="sandbox-badge"`) {
+		t.Fatal("dashboard after login lacks the user or the sandbox badge")
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful shutdown: %v", err)
+	}
+
+	stop = start(t, env, out)
+	defer stop()
+	home = webtest.Do(t, c, "GET", base+"/", nil)
+	if !strings.Contains(home.Body, "Ada Lovelace") {
+		t.Fatal("the login did not survive a restart")
+	}
+	if strings.Contains(out.String(), "sbx_") {
+		t.Fatal("a token reached the log")
+	}
+}
+
+func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	t.Parallel()
+	_, dbURL := dbtest.New(t)
+	addr := freeAddr(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
+	stop := start(t, env, io.Discard)
+
+	// The sandbox's slow team holds a request open for a few seconds.
+	token := sandboxToken(t, env)
+	got := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/sandbox/api/create_project",
+			strings.NewReader(`{"team":"slow","projectName":"x","deploymentType":"dev"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- 0
+			return
+		}
+		res.Body.Close()
+		got <- res.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if status := <-got; status != http.StatusOK {
+		t.Fatalf("in-flight request got %d during shutdown, want 200", status)
+	}
+}
+
+func TestMissingSettingStopsStartUp(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "PROVISION_HOST": "https://api.convex.dev"}
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "CONVEX_OAUTH_CLIENT_ID") {
+		t.Fatalf("run = %v, want an error naming CONVEX_OAUTH_CLIENT_ID", err)
+	}
+}
+
+// sandboxToken signs in to the mounted sandbox as ada with the product's own
+// OAuth client, the way the product does, and returns the access token.
+func sandboxToken(t *testing.T, env map[string]string) string {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := &oauth2.Config{
+		ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret, RedirectURL: cfg.RedirectURL(),
+		Endpoint: oauth2.Endpoint{AuthURL: cfg.OAuthAuthorizeURL, TokenURL: cfg.OAuthTokenURL, AuthStyle: oauth2.AuthStyleInParams},
+	}
+	verifier := oauth2.GenerateVerifier()
+	authURL, _ := url.Parse(oc.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	callback, _ := url.Parse(webtest.PickUser(t, webtest.Browser(t), cfg.OAuthAuthorizeURL, authURL.Query(), "ada"))
+	token, err := oc.Exchange(context.Background(), callback.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token.AccessToken
+}

@@ -1,0 +1,199 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"chefdeploy/sandbox"
+)
+
+func TestFailureTeamsOnCreateProject(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		team     string
+		statuses []int  // answers to consecutive calls
+		body     string // exact body of the first answer, when fixed
+		contains string // part of the first answer's body
+	}{
+		{team: sandbox.TeamQuotaReached, statuses: []int{400, 400},
+			body: `{"code":"ProjectQuotaReached","message":"Team has reached the maximum number of projects."}`},
+		{team: sandbox.TeamSSORequired, statuses: []int{403, 403}, contains: "SSORequired"},
+		{team: sandbox.TeamExpiredSession, statuses: []int{401, 401}, contains: "Unauthenticated"},
+		{team: sandbox.TeamFlaky, statuses: []int{500, 500, 200, 500, 500, 200}},
+		{team: sandbox.TeamRateLimited, statuses: []int{429, 200, 429, 200}},
+		{team: sandbox.TeamAuthorizeFails, statuses: []int{200, 200}},
+		{team: sandbox.TeamAcme, statuses: []int{200, 200}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.team, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, sandbox.Options{})
+			ada := f.login(t, sandbox.UserAda)
+			successes := 0
+			for i, want := range tt.statuses {
+				rp := f.api(t, "POST", "/api/create_project", ada, createBody(tt.team, "app"))
+				if rp.status != want {
+					t.Fatalf("call %d: %d %s, want %d", i+1, rp.status, rp.body, want)
+				}
+				var v map[string]any
+				rp.decode(t, &v) // every answer is JSON
+				if want == http.StatusTooManyRequests && rp.header.Get("Retry-After") != "1" {
+					t.Errorf("call %d: Retry-After %q, want 1", i+1, rp.header.Get("Retry-After"))
+				}
+				if want == http.StatusOK {
+					successes++
+				}
+				if i > 0 {
+					continue
+				}
+				if tt.body != "" && string(rp.body) != tt.body {
+					t.Errorf("body %s, want %s", rp.body, tt.body)
+				}
+				if !strings.Contains(string(rp.body), tt.contains) {
+					t.Errorf("body %s does not contain %q", rp.body, tt.contains)
+				}
+			}
+			if got := f.sb.Calls("create_project", tt.team); got != len(tt.statuses) {
+				t.Errorf("Calls = %d, want %d", got, len(tt.statuses))
+			}
+			// Only answered successes leave a project behind.
+			if got := len(f.sb.Projects(tt.team)); got != successes {
+				t.Errorf("%d projects, want %d", got, successes)
+			}
+		})
+	}
+}
+
+func TestMalformedTeamCreatesButAnswersBrokenJSON(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sandbox.Options{})
+	ada := f.login(t, sandbox.UserAda)
+	rp := f.api(t, "POST", "/api/create_project", ada, createBody(sandbox.TeamMalformed, "app"))
+	if rp.status != http.StatusOK || rp.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %q", rp.status, rp.header.Get("Content-Type"))
+	}
+	if json.Valid(rp.body) {
+		t.Errorf("body is valid JSON: %s", rp.body)
+	}
+	if strings.Contains(string(rp.body), "adminKey") {
+		t.Errorf("the truncated answer leaks the admin key: %s", rp.body)
+	}
+	// The project exists, so listing finds what the broken answer hid.
+	var listed []projectJSON
+	f.api(t, "GET", "/api/teams/malformed/projects", ada, nil).decode(t, &listed)
+	if len(listed) != 1 || listed[0].Name != "app" {
+		t.Errorf("listed %+v", listed)
+	}
+}
+
+func TestAuthorizeFailsTeam(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sandbox.Options{})
+	ada := f.login(t, sandbox.UserAda)
+	c := f.createProject(t, ada, sandbox.TeamAuthorizeFails, "app")
+	rp := f.api(t, "POST", "/api/dashboard/authorize", ada, authorizeBody(ada, c.ProjectID, testClientSecret))
+	if rp.status != http.StatusForbidden {
+		t.Errorf("authorize: %d %s, want 403", rp.status, rp.body)
+	}
+	if got := f.sb.Calls("authorize", sandbox.TeamAuthorizeFails); got != 1 {
+		t.Errorf("Calls(authorize) = %d", got)
+	}
+}
+
+func TestSlowTeam(t *testing.T) {
+	t.Parallel()
+	const delay = 150 * time.Millisecond
+	f := setup(t, sandbox.Options{SlowDelay: delay})
+	ada := f.login(t, sandbox.UserAda)
+
+	start := time.Now()
+	c := f.createProject(t, ada, sandbox.TeamSlow, "patient")
+	if took := time.Since(start); took < delay {
+		t.Errorf("answered after %v, want at least %v", took, delay)
+	}
+	if c.ProjectSlug != "patient" {
+		t.Errorf("created %+v", c)
+	}
+
+	// A client that stops waiting gets nothing, and nothing is created.
+	ctx, cancel := context.WithTimeout(t.Context(), delay/3)
+	defer cancel()
+	_, err := f.trySend(ctx, "POST", "/api/create_project", apiHeader(t, "Bearer "+ada, "{}"), jsonBody(t, createBody(sandbox.TeamSlow, "impatient")))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the client's deadline", err)
+	}
+	time.Sleep(delay) // past the point where the sandbox would have created it
+	if got := f.sb.Projects(sandbox.TeamSlow); len(got) != 1 {
+		t.Errorf("projects %+v, want only the patient one", got)
+	}
+}
+
+func TestBlackHoleEndsWithClientDeadline(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sandbox.Options{})
+	ada := f.login(t, sandbox.UserAda)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := f.trySend(ctx, "POST", "/api/create_project", apiHeader(t, "Bearer "+ada, "{}"), jsonBody(t, createBody(sandbox.TeamBlackHole, "app")))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the client's deadline", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %v", took)
+	}
+	if got := f.sb.Projects(sandbox.TeamBlackHole); len(got) != 0 {
+		t.Errorf("projects %+v", got)
+	}
+}
+
+func TestCloseReleasesBlockedRequests(t *testing.T) {
+	t.Parallel()
+	tests := []string{sandbox.TeamBlackHole, sandbox.TeamSlow}
+	for _, team := range tests {
+		t.Run(team, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, sandbox.Options{SlowDelay: time.Hour})
+			ada := f.login(t, sandbox.UserAda)
+			answered := make(chan reply, 1)
+			go func() {
+				rp, err := f.trySend(t.Context(), "POST", "/api/create_project", apiHeader(t, "Bearer "+ada, "{}"), jsonBody(t, createBody(team, "app")))
+				if err != nil {
+					t.Errorf("request: %v", err)
+				}
+				answered <- rp
+			}()
+			// Close only once the request is inside the handler.
+			deadline := time.Now().Add(5 * time.Second)
+			for f.sb.Calls("create_project", team) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the request never arrived")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			select {
+			case rp := <-answered:
+				t.Fatalf("answered before Close: %d", rp.status)
+			case <-time.After(50 * time.Millisecond):
+			}
+			f.sb.Close()
+			select {
+			case rp := <-answered:
+				if rp.status != http.StatusServiceUnavailable {
+					t.Errorf("after Close: %d %s, want 503", rp.status, rp.body)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close did not release the request")
+			}
+			// Other endpoints keep working after Close.
+			if rp := f.api(t, "GET", "/api/dashboard/profile", ada, nil); rp.status != http.StatusOK {
+				t.Errorf("profile after Close: %d", rp.status)
+			}
+		})
+	}
+}

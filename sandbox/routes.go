@@ -1,0 +1,68 @@
+package sandbox
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routes lists every path the sandbox answers, relative to its mount point.
+func (s *Sandbox) routes() http.Handler {
+	mux := http.NewServeMux()
+
+	// OAuth (CONTRACT §3). The consent form is a browser form post, so it
+	// refuses cross-origin posts like the product's own forms.
+	mux.HandleFunc("GET /oauth/authorize", s.authorizePage)
+	consent := http.NewCrossOriginProtection()
+	consent.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderPage(w, http.StatusForbidden, errorPage("Cross-origin request refused", "The sign-in form must be sent from the sandbox's own page."))
+	}))
+	mux.Handle("POST /oauth/authorize", consent.Handler(http.HandlerFunc(s.authorizeDecision)))
+	mux.HandleFunc("POST /oauth/token", s.token)
+
+	// Provision API (CONTRACT §2).
+	mux.HandleFunc("GET /api/dashboard/profile", s.profile)
+	mux.HandleFunc("GET /api/dashboard/teams", s.teams)
+	mux.HandleFunc("POST /api/create_project", s.createProject)
+	mux.HandleFunc("POST /api/dashboard/authorize", s.authorizeProject)
+	mux.HandleFunc("GET /api/teams/{teamSlug}/projects", s.listProjects)
+	mux.HandleFunc("POST /api/dashboard/delete_project/{projectId}", s.deleteProject)
+	mux.HandleFunc("GET /api/dashboard/teams/{teamSlug}/usage/get_token_info", s.tokenInfo)
+	mux.HandleFunc("POST /api/dashboard/teams/{teamSlug}/usage/record_tokens", s.recordTokens)
+	mux.HandleFunc("POST /api/hosting/deploy", s.hostingDeploy)
+
+	// The deployment itself, at BaseURL/d/{name}.
+	mux.HandleFunc("POST /d/{name}/api/update_environment_variables", s.updateEnv)
+	mux.HandleFunc("POST /d/{name}/api/query", s.query)
+
+	// Pages a person clicks: the hosted site and the dashboard.
+	mux.HandleFunc("GET /sites/{name}", s.siteRoot)
+	mux.HandleFunc("GET /sites/{name}/{path...}", s.siteFile)
+	mux.HandleFunc("GET /dashboard/d/{name}", s.dashboard)
+
+	return jsonFallback(mux)
+}
+
+// jsonFallback answers unknown paths and wrong methods with JSON instead of
+// the mux's plain text, since every API answer is JSON.
+func jsonFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "Use %s.", strings.Join(allow, " or ")))
+			return
+		}
+		writeJSON(w, http.StatusNotFound, errorf(http.StatusNotFound, "NotFound", "No such endpoint."))
+	})
+}
