@@ -22,6 +22,7 @@ import (
 	"chefdeploy/config"
 	"chefdeploy/convex"
 	"chefdeploy/handlers"
+	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/sandbox"
 )
@@ -35,8 +36,9 @@ func main() {
 	}
 }
 
-// run wires the program in order: config, database, migrations, HTTP server;
-// then it waits for ctx to end and shuts the server down gracefully.
+// run wires the program in order: config, database, migrations, job queue,
+// HTTP server; then it waits for ctx to end and shuts down the server, then
+// the workers.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	command := "serve"
 	if len(args) > 0 {
@@ -65,15 +67,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	registry := prometheus.NewRegistry()
+	convexClient := convex.New(convex.Options{
+		BaseURL:      cfg.ProvisionHost,
+		DeploySecret: cfg.HostingDeploySecret,
+	})
+	jobClient, err := jobs.NewClient(jobs.Deps{
+		DB: db, Convex: convexClient, Config: cfg, Logger: logger, Registry: registry,
+	}, jobs.Options{Work: true})
+	if err != nil {
+		return err
+	}
+	statuses := models.NewStatusCache(db, logger)
 	deps := handlers.Deps{
 		Config:   cfg,
 		DB:       db,
 		Logger:   logger,
 		Registry: registry,
-		Convex: convex.New(convex.Options{
-			BaseURL:      cfg.ProvisionHost,
-			DeploySecret: cfg.HostingDeploySecret,
-		}),
+		Convex:   convexClient,
+		Jobs:     jobClient,
+		Statuses: statuses,
 	}
 	if cfg.Sandbox {
 		sb, err := sandbox.New(sandbox.Options{
@@ -100,6 +112,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Background parts live until ctx ends; the server stops first, then them.
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go func() {
+		if err := statuses.Run(background, cfg.DatabaseURL); err != nil {
+			logger.Error("status cache listener stopped", "err", err)
+		}
+	}()
+	if err := jobClient.Start(background); err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- server.Serve(listener) }()
 	mode := "Convex at " + cfg.ProvisionHost
@@ -118,6 +141,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer cancel()
 	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Running jobs get the rest of the grace period; what does not finish is
+	// picked up again by another replica (or this one after a restart).
+	if err := jobClient.Stop(shutdownCtx); err != nil {
+		logger.Warn("job queue did not stop cleanly", "err", err)
 	}
 	return nil
 }

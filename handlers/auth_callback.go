@@ -88,6 +88,17 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
+	// The worker acts for the user without a browser: it gets its own copy.
+	sealedForUser, err := s.cfg.Credentials.SealString(token.AccessToken, models.UserTokenPurpose(user.ID))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := models.SetUserToken(ctx, s.db, user.ID, sealedForUser); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	models.RecordEvent(ctx, s.db, user.ID, "", models.EventLogin, "")
 	if err := s.setSessionCookie(w, r, sid); err != nil {
 		s.renderError(w, r, err)
 		return

@@ -17,6 +17,7 @@ func (s *Server) authLogout(w http.ResponseWriter, r *http.Request) {
 	s.clearSessionCookie(w, r)
 	if sess := currentSession(r); sess != nil {
 		s.log.Info("logout", "request_id", RequestID(r.Context()), "user_id", sess.UserID)
+		models.RecordEvent(r.Context(), s.db, sess.UserID, "", models.EventLogout, "")
 	}
 	if isFragmentRequest(r) {
 		w.Header().Set("HX-Redirect", "/")

@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 
+	"chefdeploy/models"
 	"chefdeploy/views"
 )
 
@@ -13,5 +14,28 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "Log in", views.Landing())
 		return
 	}
-	s.render(w, r, http.StatusOK, "Your apps", views.Dashboard(views.User{Name: sess.User.Name, Email: sess.User.Email}))
+	s.renderDashboard(w, r, sess, http.StatusOK, views.NewAppForm{})
+}
+
+func (s *Server) renderDashboard(w http.ResponseWriter, r *http.Request, sess *models.SessionWithUser, status int, form views.NewAppForm) {
+	apps, err := models.ListApps(r.Context(), s.db, sess.UserID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := views.DashboardView{User: views.User{Name: sess.User.Name, Email: sess.User.Email}, Form: form}
+	for _, a := range apps {
+		item := views.AppListItem{ID: a.ID, Slug: a.Slug, Name: a.Name, State: views.StateNone, Deployed: a.LastDeployedAt.Valid}
+		if a.State.Valid {
+			c := models.Connection{State: a.State.String, DeadlineAt: a.DeadlineAt.Time}
+			item.State = c.EffectiveState(timeNow())
+			item.TeamSlug = a.TeamSlug.String
+			if item.State == views.StateConnected {
+				item.ProjectSlug = a.ProjectSlug.String
+				item.SiteURL = s.cfg.SiteLink(a.DeploymentName.String)
+			}
+		}
+		v.Apps = append(v.Apps, item)
+	}
+	s.render(w, r, status, "Your apps", views.Dashboard(v))
 }

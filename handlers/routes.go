@@ -19,6 +19,16 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /auth/callback", s.authCallback)
 	mux.HandleFunc("POST /auth/logout", s.authLogout)
 
+	mux.HandleFunc("POST /apps", s.appCreate)
+	mux.HandleFunc("GET /apps/{id}", s.appShow)
+	mux.HandleFunc("POST /apps/{id}/rename", s.appRename)
+	mux.HandleFunc("POST /apps/{id}/delete", s.appDelete)
+	mux.HandleFunc("GET /apps/{id}/teams", s.appTeams)
+	mux.HandleFunc("POST /apps/{id}/connect", s.appConnect)
+	mux.HandleFunc("GET /apps/{id}/status", s.appStatus)
+	mux.HandleFunc("POST /apps/{id}/disconnect", s.appDisconnect)
+	mux.HandleFunc("POST /apps/{id}/deploy-key", s.appRevealDeployKey)
+
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

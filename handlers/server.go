@@ -18,6 +18,8 @@ import (
 
 	"chefdeploy/config"
 	"chefdeploy/convex"
+	"chefdeploy/jobs"
+	"chefdeploy/models"
 )
 
 // Deps is what the handlers need from the rest of the program.
@@ -32,6 +34,11 @@ type Deps struct {
 	Sandbox http.Handler
 	// HTTPClient makes the OAuth token exchange; nil uses a default with timeouts.
 	HTTPClient *http.Client
+	// Jobs inserts background work (it need not run any).
+	Jobs *jobs.Client
+	// Statuses caches what the status fragment shows; nil makes one that
+	// never serves from memory (no LISTEN running).
+	Statuses *models.StatusCache
 }
 
 // Server holds the handlers' dependencies; every handler is a method on it.
@@ -47,6 +54,8 @@ type Server struct {
 	oauth    *oauth2.Config
 	cookies  *sessions.CookieStore
 	migrated atomic.Bool
+	jobs     *jobs.Client
+	statuses *models.StatusCache
 }
 
 // New builds the server from its dependencies.
@@ -60,6 +69,9 @@ func New(d Deps) *Server {
 	if d.HTTPClient == nil {
 		d.HTTPClient = &http.Client{Timeout: 15 * time.Second}
 	}
+	if d.Statuses == nil {
+		d.Statuses = models.NewStatusCache(d.DB, d.Logger)
+	}
 	cfg := d.Config
 	s := &Server{
 		cfg:      cfg,
@@ -70,6 +82,8 @@ func New(d Deps) *Server {
 		metrics:  newHTTPMetrics(d.Registry),
 		sandbox:  d.Sandbox,
 		client:   d.HTTPClient,
+		jobs:     d.Jobs,
+		statuses: d.Statuses,
 		oauth: &oauth2.Config{
 			ClientID:     cfg.OAuthClientID,
 			ClientSecret: cfg.OAuthClientSecret,

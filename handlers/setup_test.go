@@ -2,12 +2,15 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -16,6 +19,8 @@ import (
 	"chefdeploy/credentials"
 	"chefdeploy/handlers"
 	"chefdeploy/handlers/webtest"
+	"chefdeploy/jobs"
+	"chefdeploy/models"
 	"chefdeploy/models/dbtest"
 	"chefdeploy/sandbox"
 )
@@ -51,6 +56,11 @@ type bundle struct {
 	logs       *lockedBuffer
 	// tokenCalls counts requests to the sandbox's OAuth token endpoint.
 	tokenCalls atomic.Int64
+	// sandboxDown makes the sandbox answer 503 to every API call.
+	sandboxDown atomic.Bool
+	jobs        *jobs.Client
+	statuses    *models.StatusCache
+	convex      *convex.Client
 }
 
 type setupOptions struct {
@@ -58,6 +68,11 @@ type setupOptions struct {
 	// different from what the product sends.
 	sandboxSecret string
 	env           map[string]string
+	// hooks stop the worker at chosen points.
+	hooks *jobs.Hooks
+	// noWorker leaves the jobs unworked, for tests that start workers themselves.
+	noWorker  bool
+	slowDelay time.Duration
 }
 
 func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
@@ -79,8 +94,9 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		expected = o.sandboxSecret
 	}
 	sb, err := sandbox.New(sandbox.Options{
-		BaseURL: sbServer.URL,
-		Clients: map[string]string{"test-client": expected},
+		BaseURL:   sbServer.URL,
+		Clients:   map[string]string{"test-client": expected},
+		SlowDelay: o.slowDelay,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +107,10 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 	sbServer.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/oauth/token" {
 			b.tokenCalls.Add(1)
+		}
+		if b.sandboxDown.Load() && strings.HasPrefix(r.URL.Path, "/api/") {
+			http.Error(w, `{"code":"Unavailable"}`, http.StatusServiceUnavailable)
+			return
 		}
 		sbHandler.ServeHTTP(w, r)
 	})
@@ -114,8 +134,45 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		b.env[k] = v
 	}
 	b.cfg = b.loadConfig(t)
+	b.convex = convex.New(convex.Options{BaseURL: b.cfg.ProvisionHost, BaseBackoff: 20 * time.Millisecond})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b.statuses = models.NewStatusCache(db, b.logger())
+	go b.statuses.Run(ctx, dbURL)
+	for !b.statuses.Listening() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.jobs = b.startWorker(t, o.hooks, !o.noWorker)
 	b.app.Config.Handler = b.newHandler(b.cfg)
 	return b
+}
+
+func (b *bundle) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startWorker starts a River client as one replica's worker would; work=false
+// makes an insert-only client.
+func (b *bundle) startWorker(t *testing.T, hooks *jobs.Hooks, work bool) *jobs.Client {
+	t.Helper()
+	client, err := jobs.NewClient(jobs.Deps{
+		DB: b.db, Convex: b.convex, Config: b.cfg, Logger: b.logger(), Hooks: hooks,
+	}, jobs.Options{Work: work, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if work {
+		if err := client.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			client.StopAndCancel(ctx)
+		})
+	}
+	return client
 }
 
 func (b *bundle) loadConfig(t *testing.T) *config.Config {
@@ -129,10 +186,12 @@ func (b *bundle) loadConfig(t *testing.T) *config.Config {
 
 func (b *bundle) newHandler(cfg *config.Config) http.Handler {
 	return handlers.New(handlers.Deps{
-		Config: cfg,
-		DB:     b.db,
-		Convex: convex.New(convex.Options{BaseURL: cfg.ProvisionHost}),
-		Logger: slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Config:   cfg,
+		DB:       b.db,
+		Convex:   b.convex,
+		Logger:   b.logger(),
+		Jobs:     b.jobs,
+		Statuses: b.statuses,
 	}).Routes()
 }
 

@@ -2,6 +2,9 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,4 +31,67 @@ func UpsertUser(ctx context.Context, db sqlx.ExtContext, convexID, name, email s
 		RETURNING id, convex_id, name, email, created_at, updated_at`,
 		convexID, name, email)
 	return u, err
+}
+
+// SetUserToken keeps the user's latest Convex token, sealed, for work done on
+// their behalf without a browser session.
+func SetUserToken(ctx context.Context, db sqlx.ExtContext, userID, sealed string) error {
+	_, err := db.ExecContext(ctx, `UPDATE users SET convex_token = $2, updated_at = now() WHERE id = $1`, userID, sealed)
+	return err
+}
+
+// UserTokenPurpose binds a sealed user token to its user.
+func UserTokenPurpose(userID string) string { return "convex-token:user:" + userID }
+
+// Team is a Convex team as the team selector shows it.
+type Team struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+// UserTeams is the user's teams as last fetched, and the team they last picked.
+type UserTeams struct {
+	Teams     []Team
+	FetchedAt time.Time
+	Selected  string
+}
+
+// TeamsOf returns the user's cached teams (FetchedAt is zero if never fetched).
+func TeamsOf(ctx context.Context, db sqlx.ExtContext, userID string) (UserTeams, error) {
+	var row struct {
+		Teams     []byte       `db:"teams"`
+		FetchedAt sql.NullTime `db:"teams_fetched_at"`
+		Selected  string       `db:"selected_team"`
+	}
+	err := sqlx.GetContext(ctx, db, &row, `
+		SELECT teams, teams_fetched_at, COALESCE(selected_team, '') AS selected_team FROM users WHERE id = $1`, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return UserTeams{}, ErrNotFound
+	}
+	if err != nil {
+		return UserTeams{}, err
+	}
+	ut := UserTeams{FetchedAt: row.FetchedAt.Time, Selected: row.Selected}
+	if len(row.Teams) > 0 {
+		if err := json.Unmarshal(row.Teams, &ut.Teams); err != nil {
+			return UserTeams{}, err
+		}
+	}
+	return ut, nil
+}
+
+// SetTeams caches the teams the provision host listed for the user.
+func SetTeams(ctx context.Context, db sqlx.ExtContext, userID string, teams []Team) error {
+	raw, err := json.Marshal(teams)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `UPDATE users SET teams = $2, teams_fetched_at = now() WHERE id = $1`, userID, raw)
+	return err
+}
+
+// SelectTeam remembers the team the user picked last.
+func SelectTeam(ctx context.Context, db sqlx.ExtContext, userID, teamSlug string) error {
+	_, err := db.ExecContext(ctx, `UPDATE users SET selected_team = $2 WHERE id = $1`, userID, teamSlug)
+	return err
 }

@@ -7,10 +7,21 @@
     if (!button) return;
     var target = document.querySelector(button.getAttribute("data-copy-target"));
     if (!target || !navigator.clipboard) return;
-    navigator.clipboard.writeText(target.textContent.trim()).then(function () {
+    var text = Array.prototype.map.call(target.childNodes, function (n) {
+      return n.nodeName === "BR" ? "\n" : n.textContent.trim();
+    }).join("").trim() + "\n";
+    navigator.clipboard.writeText(text).then(function () {
       var label = button.textContent;
       button.textContent = "Copied";
       setTimeout(function () { button.textContent = label; }, 1500);
     });
+  });
+  // A select marked data-enables-submit enables its form's submit button once
+  // something is chosen: Connect stays disabled until a team is picked.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("select[data-enables-submit]");
+    if (!select || !select.form) return;
+    var submit = select.form.querySelector("button[type=submit]");
+    if (submit) submit.disabled = select.value === "";
   });
 })();

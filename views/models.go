@@ -2,6 +2,8 @@
 // view models defined here; the view model owns the display logic.
 package views
 
+import "strconv"
+
 // User is the signed-in person as pages show them.
 type User struct {
 	Name  string
@@ -38,3 +40,5 @@ type ErrorView struct {
 	ActionLabel string
 	ActionURL   string
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,106 @@
+package handlers
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"chefdeploy/convex"
+	"chefdeploy/jobs"
+	"chefdeploy/models"
+	"chefdeploy/views"
+)
+
+var teamSlugPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// appConnect starts provisioning: the connection goes to connecting and the
+// provisioning and deadline jobs are enqueued in the same transaction. A
+// second Connect while one is in flight starts nothing new.
+func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
+	sess, app, ok := s.ownedApp(w, r)
+	if !ok {
+		return
+	}
+	team := strings.TrimSpace(r.PostFormValue("team"))
+	if msg := s.checkTeam(r, sess, team); msg != "" {
+		st, err := s.statuses.Get(r.Context(), app.ID)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v := s.statusView(st)
+		if !v.CanConnect() && v.State != views.StateConnected {
+			v.State = views.StateNone
+		}
+		v.FormError = msg
+		s.render(w, r, http.StatusUnprocessableEntity, app.Name, views.StatusFragment(v))
+		return
+	}
+
+	ctx := r.Context()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	defer tx.Rollback()
+	conn, started, err := models.BeginConnect(ctx, tx, app.ID, team, s.cfg.ConnectionDeadline)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if started {
+		if err := jobs.EnqueueConnect(ctx, s.jobs, tx, conn); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		// The worker uses the token of the session that clicked Connect.
+		if token, err := s.convexToken(r, sess); err == nil {
+			if sealed, err := s.cfg.Credentials.SealString(token, models.UserTokenPurpose(sess.UserID)); err == nil {
+				if err := models.SetUserToken(ctx, tx, sess.UserID, sealed); err != nil {
+					s.renderError(w, r, err)
+					return
+				}
+			}
+		}
+		if err := models.SelectTeam(ctx, tx, sess.UserID, team); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if err := models.RecordEvent(ctx, tx, sess.UserID, app.ID, models.EventConnectStarted, "team "+team); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.statuses.Invalidate(app.ID)
+	st := models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name, Connection: &conn}
+	s.render(w, r, http.StatusOK, app.Name, views.StatusFragment(s.statusView(st)))
+}
+
+// checkTeam says what is wrong with the chosen team, "" when it is one of the
+// user's teams. The cached list is refreshed once when the team is not in it.
+func (s *Server) checkTeam(r *http.Request, sess *models.SessionWithUser, team string) string {
+	if team == "" {
+		return "Choose a team first."
+	}
+	if !teamSlugPattern.MatchString(team) {
+		return "That is not a valid team."
+	}
+	for _, maxAge := range []time.Duration{5 * time.Minute, 0} {
+		teams, err := s.userTeams(r, sess, maxAge)
+		if err != nil {
+			return "Could not check your Convex teams: " + convex.UserMessage(err)
+		}
+		for _, t := range teams.Teams {
+			if t.Slug == team {
+				return ""
+			}
+		}
+	}
+	return "Choose one of your Convex teams."
+}

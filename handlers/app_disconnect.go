@@ -1,0 +1,38 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"chefdeploy/models"
+	"chefdeploy/views"
+)
+
+// appDisconnect drops the app's link and its stored credentials; the Convex
+// project itself is kept, and the fragment says so.
+func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
+	sess, app, ok := s.ownedApp(w, r)
+	if !ok {
+		return
+	}
+	c, err := models.Disconnect(r.Context(), s.db, app.ID)
+	v := views.StatusView{AppID: app.ID, State: views.StateNone}
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		v.Notice = "This app was not connected."
+	case err != nil:
+		s.renderError(w, r, err)
+		return
+	default:
+		s.statuses.Invalidate(app.ID)
+		detail := "team " + c.TeamSlug
+		v.Notice = "Disconnected. chefdeploy no longer holds a deploy key for this app."
+		if c.ProjectSlug != "" {
+			detail += ", project " + c.ProjectSlug
+			v.Notice = "Disconnected from " + c.TeamSlug + "/" + c.ProjectSlug +
+				". The Convex project is kept on its team; chefdeploy deleted its deploy key."
+		}
+		models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventDisconnected, detail)
+	}
+	s.render(w, r, http.StatusOK, app.Name, views.StatusFragment(v))
+}

@@ -1,0 +1,44 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"chefdeploy/models"
+	"chefdeploy/views"
+)
+
+// appStatus renders the status fragment. It is what every connecting browser
+// polls each second, so it is served from the status cache.
+func (s *Server) appStatus(w http.ResponseWriter, r *http.Request) {
+	_, st, ok := s.ownedAppStatus(w, r)
+	if !ok {
+		return
+	}
+	s.render(w, r, http.StatusOK, st.Name, views.StatusFragment(s.statusView(st)))
+}
+
+// statusView turns an app's status into the fragment's view model.
+func (s *Server) statusView(st models.AppStatus) views.StatusView {
+	v := views.StatusView{AppID: st.AppID, State: views.StateNone}
+	c := st.Connection
+	if c == nil {
+		return v
+	}
+	now := time.Now()
+	v.State = c.EffectiveState(now)
+	v.Step = c.Step
+	v.TeamSlug = c.TeamSlug
+	v.Error = c.EffectiveError(now)
+	v.Elapsed = now.Sub(c.StartedAt)
+	if v.State == models.StateConnected {
+		v.ProjectSlug = c.ProjectSlug
+		v.DeploymentName = c.DeploymentName
+		v.DeploymentURL = c.DeploymentURL
+		v.DashboardURL = s.cfg.DashboardLink(c.DeploymentName)
+		v.SiteURL = s.cfg.SiteLink(c.DeploymentName)
+		v.Warning = c.Warning
+		v.Env = &views.EnvView{AppID: st.AppID, DeploymentName: c.DeploymentName, DeploymentURL: c.DeploymentURL}
+	}
+	return v
+}

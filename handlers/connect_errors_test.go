@@ -1,0 +1,312 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chefdeploy/handlers/webtest"
+	"chefdeploy/jobs"
+)
+
+func withEnv(k, v string) func(*setupOptions) {
+	return func(o *setupOptions) {
+		if o.env == nil {
+			o.env = map[string]string{}
+		}
+		o.env[k] = v
+	}
+}
+
+// Each failure team of the sandbox ends the connection in its CONTRACT §2 message.
+func TestConnectErrorsShowTheContractMessage(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		team, message string
+	}{
+		{"quota-reached", "Failed to create project: ProjectQuotaReached: Team has reached the maximum number of projects."},
+		{"sso-required", "You must log in with Single Sign-on to access this team."},
+		{"authorize-fails", "Failed to create project deploy key: 403"},
+		{"expired-session", "Your Convex sign-in has expired. Sign in again."},
+		{"malformed", "Failed to create project: the Convex API returned an invalid response"},
+		{"black-hole", "Failed to connect to project"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.team, func(t *testing.T) {
+			t.Parallel()
+			b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "1500ms"))
+			id := b.createApp(t, c, "Fault "+tc.team)
+			start := time.Now()
+			if res := b.connect(t, c, id, tc.team); stateOf(t, res.Body) != "connecting" {
+				t.Fatalf("connect did not start: %s", res.Body)
+			}
+			final := b.waitFinal(t, c, id, 5*time.Second)
+			if stateOf(t, final.Body) != "failed" || !strings.Contains(final.Body, ">"+tc.message+"<") {
+				t.Fatalf("want failed with %q, got:\n%s", tc.message, final.Body)
+			}
+			if elapsed := time.Since(start); elapsed > 1500*time.Millisecond+time.Second {
+				t.Errorf("failed only after %v, past the 1.5s deadline", elapsed)
+			}
+			if !strings.Contains(final.Body, `data-testid="connect-form"`) {
+				t.Error("a failed connection should offer the connect form again")
+			}
+		})
+	}
+}
+
+func TestRetriesThenSuccess(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		team  string
+		calls int
+	}{
+		{"flaky", 3},        // 500, 500, then 200
+		{"rate-limited", 2}, // 429 with Retry-After: 1, then 200
+	}
+	for _, tc := range cases {
+		t.Run(tc.team, func(t *testing.T) {
+			t.Parallel()
+			b, c := signedIn(t, "ada")
+			id := b.createApp(t, c, "Retry "+tc.team)
+			start := time.Now()
+			b.connect(t, c, id, tc.team)
+			final := b.waitFinal(t, c, id, 10*time.Second)
+			if stateOf(t, final.Body) != "connected" {
+				t.Fatalf("retryable errors ended in failure:\n%s", final.Body)
+			}
+			if n := b.sandbox.Calls("create_project", tc.team); n != tc.calls {
+				t.Errorf("create_project called %d times, want %d", n, tc.calls)
+			}
+			if tc.team == "rate-limited" && time.Since(start) < 900*time.Millisecond {
+				t.Errorf("Retry-After: 1 was not honoured (connected after %v)", time.Since(start))
+			}
+			if n := len(b.sandbox.Projects(tc.team)); n != 1 {
+				t.Errorf("%d projects on the team, want 1", n)
+			}
+		})
+	}
+}
+
+func TestDoubleConnectStartsOneAttempt(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "5s"), func(o *setupOptions) { o.slowDelay = 500 * time.Millisecond })
+	id := b.createApp(t, c, "Double")
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.connect(t, c, id, "slow")
+		}()
+	}
+	wg.Wait()
+	if final := b.waitFinal(t, c, id, 5*time.Second); stateOf(t, final.Body) != "connected" {
+		t.Fatalf("not connected:\n%s", final.Body)
+	}
+	var attempt int
+	b.db.Get(&attempt, `SELECT attempt FROM connections WHERE app_id = $1`, id)
+	if attempt != 1 || b.sandbox.Calls("create_project", "slow") != 1 || len(b.sandbox.Projects("slow")) != 1 {
+		t.Fatalf("five clicks made attempt %d, %d create calls", attempt, b.sandbox.Calls("create_project", "slow"))
+	}
+}
+
+func TestConnectAgainAfterFailureAndToANewProject(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	id := b.createApp(t, c, "Again")
+	b.connect(t, c, id, "quota-reached")
+	if stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body) != "failed" {
+		t.Fatal("quota-reached should fail")
+	}
+	b.connect(t, c, id, "acme")
+	if stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body) != "connected" {
+		t.Fatal("connecting again after a failure did not work")
+	}
+	first := b.sandbox.Projects("acme")
+	if res := b.connect(t, c, id, "acme"); stateOf(t, res.Body) != "connecting" {
+		t.Fatal("connect to a new project did not start")
+	}
+	final := b.waitFinal(t, c, id, 5*time.Second)
+	projects := b.sandbox.Projects("acme")
+	if stateOf(t, final.Body) != "connected" || len(first) != 1 || len(projects) != 2 || !strings.Contains(final.Body, ">again-2<") {
+		t.Fatalf("new project: %d projects before, %d after:\n%s", len(first), len(projects), final.Body)
+	}
+}
+
+func TestNearlyFullTeamWarns(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	id := b.createApp(t, c, "Warned")
+	b.connect(t, c, id, "nearly-full")
+	final := b.waitFinal(t, c, id, 5*time.Second)
+	if !strings.Contains(final.Body, "You have 2 projects remaining on this team.") {
+		t.Fatalf("no projects-remaining warning:\n%s", final.Body)
+	}
+}
+
+// hold blocks the worker at a hook until released or its context ends, and
+// says when it got there.
+type hold struct {
+	reached chan string
+	release chan struct{}
+}
+
+func newHold() *hold { return &hold{reached: make(chan string, 1), release: make(chan struct{})} }
+
+func (h *hold) hook(ctx context.Context, appID string) {
+	select {
+	case h.reached <- appID:
+	default:
+	}
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+	}
+}
+
+// A success that arrives after the deadline must not overwrite "failed"; the
+// project it created is reused by the next attempt, not leaked.
+func TestLateSuccessAfterDeadline(t *testing.T) {
+	t.Parallel()
+	h := newHold()
+	b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "1s"),
+		func(o *setupOptions) { o.hooks = &jobs.Hooks{AfterProjectRecorded: h.hook} })
+	id := b.createApp(t, c, "Late")
+	b.connect(t, c, id, "acme")
+	<-h.reached
+	time.Sleep(1200 * time.Millisecond) // past the deadline
+	if st := stateOf(t, b.status(t, c, id).Body); st != "failed" {
+		t.Fatalf("past the deadline the state is %s", st)
+	}
+	close(h.release) // the worker's context has expired; whatever it does now is late
+	time.Sleep(300 * time.Millisecond)
+	final := b.status(t, c, id)
+	if stateOf(t, final.Body) != "failed" || !strings.Contains(final.Body, "Failed to connect to project") {
+		t.Fatalf("a late worker changed the state:\n%s", final.Body)
+	}
+
+	b.connect(t, c, id, "acme")
+	if stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body) != "connected" {
+		t.Fatal("retry after the deadline did not connect")
+	}
+	if n, calls := len(b.sandbox.Projects("acme")), b.sandbox.Calls("create_project", "acme"); n != 1 || calls != 1 {
+		t.Fatalf("%d projects and %d creates: the first attempt's project was not reused", n, calls)
+	}
+}
+
+// The worker dies between create_project and authorize (or before it could
+// record create_project's answer); a new worker and a new Connect end
+// connected, and no project is left behind.
+func TestCrashRecoveryLeaksNoProject(t *testing.T) {
+	t.Parallel()
+	afterRecorded := func(h *hold) *jobs.Hooks { return &jobs.Hooks{AfterProjectRecorded: h.hook} }
+	beforeRecorded := func(h *hold) *jobs.Hooks { return &jobs.Hooks{AfterCreateProject: h.hook} }
+	cases := map[string]struct {
+		hooks func(h *hold) *jobs.Hooks
+		// late: no worker comes back before the deadline.
+		late bool
+	}{
+		"after the answer was recorded":                  {afterRecorded, false},
+		"before the answer was recorded":                 {beforeRecorded, false},
+		"after the answer, no worker until the deadline": {afterRecorded, true},
+		"before the answer, no worker until deadline":    {beforeRecorded, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHold()
+			b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "2s"), func(o *setupOptions) { o.noWorker = true })
+			dying := b.startWorker(t, tc.hooks(h), true)
+			id := b.createApp(t, c, "Crash")
+			start := time.Now()
+			b.connect(t, c, id, "acme")
+			<-h.reached
+			// Kill the worker mid-provisioning.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			dying.StopAndCancel(ctx)
+			cancel()
+			if len(b.sandbox.Projects("acme")) != 1 {
+				t.Fatal("the project should exist on the team by now")
+			}
+			if tc.late {
+				time.Sleep(2100 * time.Millisecond)
+				if st := stateOf(t, b.status(t, c, id).Body); st != "failed" {
+					t.Fatalf("with no worker, the state at the deadline is %s", st)
+				}
+			}
+			// A fresh worker, as on another replica or after a restart: it may
+			// finish the attempt (River retries the killed job) or the
+			// deadline fails it; either way within the deadline.
+			b.startWorker(t, nil, true)
+			final := b.waitFinal(t, c, id, 4*time.Second)
+			if elapsed := time.Since(start); !tc.late && elapsed > 2*time.Second+500*time.Millisecond {
+				t.Fatalf("after the crash the connection ended only after %v:\n%s", elapsed, final.Body)
+			}
+			if stateOf(t, final.Body) == "failed" {
+				b.connect(t, c, id, "acme")
+				if final := b.waitFinal(t, c, id, 5*time.Second); stateOf(t, final.Body) != "connected" {
+					t.Fatalf("reconnect after the crash failed:\n%s", final.Body)
+				}
+			}
+			if projects := b.sandbox.Projects("acme"); len(projects) != 1 {
+				t.Fatalf("%d projects on the team after recovery, want exactly 1: %+v", len(projects), projects)
+			}
+			var open int
+			b.db.Get(&open, `SELECT count(*) FROM project_attempts WHERE app_id = $1 AND status IN ('pending', 'created')`, id)
+			if open != 0 {
+				t.Fatalf("%d attempts left unsettled", open)
+			}
+		})
+	}
+}
+
+// A malformed answer leaves a project we never heard about; the reconcile job
+// finds it by listing and deletes it.
+func TestMalformedAnswerLeaksNoProject(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	id := b.createApp(t, c, "Malformed")
+	b.connect(t, c, id, "malformed")
+	b.waitFinal(t, c, id, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.sandbox.Projects("malformed")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the unrecorded project was never deleted: %+v", b.sandbox.Projects("malformed"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var status string
+	b.db.Get(&status, `SELECT status FROM project_attempts WHERE app_id = $1`, id)
+	if status != "deleted" {
+		t.Fatalf("attempt status %q, want deleted", status)
+	}
+}
+
+func TestDisconnectDropsCredentialsKeepsProject(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "grace")
+	id := b.createApp(t, c, "Hopper App")
+	b.connect(t, c, id, "hopper-labs")
+	b.waitFinal(t, c, id, 5*time.Second)
+	res := webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/disconnect", nil, "HX-Request", "true")
+	if res.Status != http.StatusOK || stateOf(t, res.Body) != "none" || !strings.Contains(res.Body, "The Convex project is kept") {
+		t.Fatalf("disconnect = %d:\n%s", res.Status, res.Body)
+	}
+	var rows int
+	b.db.Get(&rows, `SELECT count(*) FROM connections WHERE app_id = $1`, id)
+	if rows != 0 {
+		t.Fatal("the connection and its deploy key are still stored")
+	}
+	if len(b.sandbox.Projects("hopper-labs")) != 1 {
+		t.Fatal("disconnect deleted the Convex project")
+	}
+	if stateOf(t, b.status(t, c, id).Body) != "none" {
+		t.Fatal("status after disconnect is not none")
+	}
+	if reveal := webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/deploy-key", nil); reveal.Status != http.StatusNotFound {
+		t.Fatalf("reveal after disconnect = %d", reveal.Status)
+	}
+}

@@ -1,0 +1,51 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Event kinds of the audit trail.
+const (
+	EventLogin            = "login"
+	EventLogout           = "logout"
+	EventAppCreated       = "app_created"
+	EventAppRenamed       = "app_renamed"
+	EventAppDeleted       = "app_deleted"
+	EventConnectStarted   = "connect_started"
+	EventConnectSucceeded = "connect_succeeded"
+	EventConnectFailed    = "connect_failed"
+	EventDeadlineFired    = "deadline_fired"
+	EventDisconnected     = "disconnected"
+	EventKeyRevealed      = "deploy_key_revealed"
+)
+
+// Event is one line of the audit trail. Detail never holds a secret.
+type Event struct {
+	ID        int64          `db:"id"`
+	ActorID   sql.NullString `db:"actor_id"`
+	AppID     sql.NullString `db:"app_id"`
+	Kind      string         `db:"kind"`
+	Detail    string         `db:"detail"`
+	CreatedAt time.Time      `db:"created_at"`
+}
+
+// RecordEvent appends to the audit trail; actorID or appID may be "".
+func RecordEvent(ctx context.Context, db sqlx.ExtContext, actorID, appID, kind, detail string) error {
+	_, err := db.ExecContext(ctx, `
+		INSERT INTO events (actor_id, app_id, kind, detail) VALUES (NULLIF($1, '')::uuid, NULLIF($2, '')::uuid, $3, $4)`,
+		actorID, appID, kind, detail)
+	return err
+}
+
+// AppEvents returns an app's latest events, newest first.
+func AppEvents(ctx context.Context, db sqlx.ExtContext, appID string, limit int) ([]Event, error) {
+	var es []Event
+	err := sqlx.SelectContext(ctx, db, &es, `
+		SELECT id, actor_id, app_id, kind, detail, created_at FROM events
+		 WHERE app_id = $1 ORDER BY id DESC LIMIT $2`, appID, limit)
+	return es, err
+}

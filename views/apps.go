@@ -1,0 +1,282 @@
+package views
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Connection states as the views know them.
+const (
+	StateNone       = "none"
+	StateConnecting = "connecting"
+	StateConnected  = "connected"
+	StateFailed     = "failed"
+)
+
+// AppListItem is one row of the dashboard's app list.
+type AppListItem struct {
+	ID          string
+	Slug        string
+	Name        string
+	State       string
+	TeamSlug    string
+	ProjectSlug string
+	Deployed    bool
+	SiteURL     string
+}
+
+// URL is the app's page.
+func (a AppListItem) URL() string { return "/apps/" + a.ID }
+
+// StateLabel is the state in words.
+func (a AppListItem) StateLabel() string { return stateLabel(a.State) }
+
+// StateClasses colour the state badge.
+func (a AppListItem) StateClasses() string { return stateClasses(a.State) }
+
+func stateLabel(state string) string {
+	switch state {
+	case StateConnecting:
+		return "Connecting"
+	case StateConnected:
+		return "Connected"
+	case StateFailed:
+		return "Failed"
+	}
+	return "Not connected"
+}
+
+func stateClasses(state string) string {
+	base := "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset "
+	switch state {
+	case StateConnecting:
+		return base + "bg-sky-50 text-sky-700 ring-sky-600/20"
+	case StateConnected:
+		return base + "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
+	case StateFailed:
+		return base + "bg-red-50 text-red-700 ring-red-600/20"
+	}
+	return base + "bg-slate-50 text-slate-600 ring-slate-500/20"
+}
+
+// NewAppForm is the create-app form with its messages.
+type NewAppForm struct {
+	Name   string
+	Errors map[string]string
+}
+
+// DashboardView is the signed-in home page.
+type DashboardView struct {
+	User User
+	Apps []AppListItem
+	Form NewAppForm
+}
+
+// Step is one line of the provisioning progress.
+type Step struct {
+	Label string
+	// Status is "done", "active" or "pending".
+	Status string
+}
+
+// StatusView is the status fragment: the app's connection panel.
+type StatusView struct {
+	AppID          string
+	State          string
+	Step           string
+	TeamSlug       string
+	ProjectSlug    string
+	DeploymentName string
+	DeploymentURL  string
+	DashboardURL   string
+	SiteURL        string
+	Warning        string
+	Error          string
+	// Notice is a one-time message, e.g. after a disconnect.
+	Notice string
+	// FormError is a message about the submitted connect form.
+	FormError string
+	// Env is set when connected.
+	Env *EnvView
+	// Elapsed is how long the attempt has been running.
+	Elapsed time.Duration
+}
+
+// StatusURL is what the fragment polls.
+func (v StatusView) StatusURL() string { return "/apps/" + v.AppID + "/status" }
+
+// ConnectURL is where the connect form posts.
+func (v StatusView) ConnectURL() string { return "/apps/" + v.AppID + "/connect" }
+
+// TeamsURL loads the team selector.
+func (v StatusView) TeamsURL() string { return "/apps/" + v.AppID + "/teams" }
+
+// DisconnectURL is where the disconnect form posts.
+func (v StatusView) DisconnectURL() string { return "/apps/" + v.AppID + "/disconnect" }
+
+// Polling is true while the fragment must refresh itself.
+func (v StatusView) Polling() bool { return v.State == StateConnecting }
+
+// CanConnect is true when the connect form is shown.
+func (v StatusView) CanConnect() bool { return v.State == StateNone || v.State == StateFailed }
+
+// StateLabel is the state in words.
+func (v StatusView) StateLabel() string { return stateLabel(v.State) }
+
+// StateClasses colour the state badge.
+func (v StatusView) StateClasses() string { return stateClasses(v.State) }
+
+// Steps are the provisioning steps with their progress.
+func (v StatusView) Steps() []Step {
+	order := []struct{ key, label string }{
+		{"creating_project", "Creating project"},
+		{"authorizing", "Authorizing"},
+		{"configuring_environment", "Configuring environment"},
+	}
+	current := -1
+	for i, s := range order {
+		if s.key == v.Step {
+			current = i
+		}
+	}
+	steps := make([]Step, 0, len(order)+1)
+	for i, s := range order {
+		status := "pending"
+		switch {
+		case i < current:
+			status = "done"
+		case i == current:
+			status = "active"
+		}
+		steps = append(steps, Step{Label: s.label, Status: status})
+	}
+	return append(steps, Step{Label: "Connected", Status: "pending"})
+}
+
+// ProgressPercent is how far along the attempt is, for the progress bar.
+func (v StatusView) ProgressPercent() int {
+	switch v.Step {
+	case "creating_project":
+		return 25
+	case "authorizing":
+		return 55
+	case "configuring_environment":
+		return 80
+	}
+	return 8
+}
+
+// ProgressStyle is the progress bar's width class; widths are fixed classes
+// because the CSP forbids inline styles.
+func (v StatusView) ProgressStyle() string {
+	switch v.ProgressPercent() {
+	case 25:
+		return "w-1/4"
+	case 55:
+		return "w-1/2"
+	case 80:
+		return "w-4/5"
+	}
+	return "w-[8%]"
+}
+
+// TeamSelectorView is the team selector with the Connect button.
+type TeamSelectorView struct {
+	AppID    string
+	Teams    []TeamOption
+	Selected string
+	Error    string
+	// Label is the Connect button's text.
+	Label string
+}
+
+// TeamOption is one team in the selector.
+type TeamOption struct {
+	Slug string
+	Name string
+}
+
+// TeamsURL reloads the selector.
+func (v TeamSelectorView) TeamsURL() string { return "/apps/" + v.AppID + "/teams" }
+
+// CanSubmit is true when a team is chosen.
+func (v TeamSelectorView) CanSubmit() bool { return v.Selected != "" }
+
+// EnvView is the .env.local setup for a connected app.
+type EnvView struct {
+	AppID          string
+	DeploymentName string
+	DeploymentURL  string
+	// DeployKey is empty until the owner reveals it.
+	DeployKey string
+}
+
+// Revealed is true when the deploy key is shown.
+func (v EnvView) Revealed() bool { return v.DeployKey != "" }
+
+// RevealURL is where the reveal button posts.
+func (v EnvView) RevealURL() string { return "/apps/" + v.AppID + "/deploy-key" }
+
+// Lines are the .env.local lines, with the key masked unless revealed.
+func (v EnvView) Lines() []string {
+	key := "••••••••••••••••••••"
+	if v.Revealed() {
+		key = v.DeployKey
+	}
+	return []string{
+		"CONVEX_DEPLOYMENT=dev:" + v.DeploymentName,
+		"VITE_CONVEX_URL=" + v.DeploymentURL,
+		"CONVEX_DEPLOY_KEY=" + key,
+	}
+}
+
+// AppPageView is the app's page.
+type AppPageView struct {
+	ID     string
+	Name   string
+	Slug   string
+	Status StatusView
+	Events []EventItem
+	// Errors of the rename form.
+	RenameError string
+}
+
+// URL is the app's page.
+func (v AppPageView) URL() string { return "/apps/" + v.ID }
+
+// EventItem is one line of the app's history.
+type EventItem struct {
+	Kind   string
+	Detail string
+	At     time.Time
+}
+
+// When is the event's time, for people.
+func (e EventItem) When() string { return e.At.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// Label is the event kind in words.
+func (e EventItem) Label() string {
+	labels := map[string]string{
+		"app_created":         "App created",
+		"app_renamed":         "App renamed",
+		"connect_started":     "Connect started",
+		"connect_succeeded":   "Connected",
+		"connect_failed":      "Connect failed",
+		"deadline_fired":      "Connect timed out",
+		"disconnected":        "Disconnected",
+		"deploy_key_revealed": "Deploy key revealed",
+	}
+	if l, ok := labels[e.Kind]; ok {
+		return l
+	}
+	return e.Kind
+}
+
+// Seconds formats an elapsed time for the progress line.
+func Seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+// teamsURL loads the team selector with the Connect button labelled label.
+func teamsURL(appID, label string) string {
+	return "/apps/" + appID + "/teams?label=" + url.QueryEscape(label)
+}
