@@ -79,7 +79,7 @@ func NewClient(d Deps, opts Options) (*Client, error) {
 	river.AddWorker(workers, &SweepWorker{p: p})
 
 	cfg := &river.Config{
-		Logger:               d.Logger.With("component", "river"),
+		Logger:               slog.New(quietHandler{Handler: d.Logger.Handler(), min: slog.LevelWarn}).With("component", "river"),
 		Workers:              workers,
 		JobTimeout:           time.Minute,
 		RescueStuckJobsAfter: 2 * time.Minute,
