@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEVDB := scripts/devdb.sh
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
 
-.PHONY: run test generate check-generated lint build
+.PHONY: run test bench test-browser generate check-generated lint build
 
 ## run: the product on http://127.0.0.1:8080 with the built-in Convex sandbox (unless PROVISION_HOST is set)
 run:
@@ -16,6 +16,20 @@ run:
 test:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
 	DATABASE_URL="$$url" go test -race -count=1 ./...
+
+## bench: status polling at 1,000 concurrent clients and Connect → connected, numbers printed (README, Performance)
+bench:
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
+	DATABASE_URL="$$url" go test -run '^$$' -bench 'StatusPolling|ConnectToConnected' -benchtime=1x -count=1 ./handlers
+
+## test-browser: the connect flow in a real headless Chromium (installs Debian's chromium when missing)
+test-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || exit 1; \
+	  else echo "Chromium is missing; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; fi; \
+	fi
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
+	DATABASE_URL="$$url" go test -tags browser -count=1 -run TestBrowser -v -timeout 5m .
 
 ## build: one binary with every asset embedded
 build:

@@ -33,6 +33,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /static/", static.Handler())
+	mux.Handle("GET /favicon.ico", static.Favicon())
 	if s.sandbox != nil {
 		mux.Handle(config.SandboxPath+"/", http.StripPrefix(config.SandboxPath, s.sandbox))
 	}

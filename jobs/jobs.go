@@ -77,6 +77,7 @@ func NewClient(d Deps, opts Options) (*Client, error) {
 	river.AddWorker(workers, &DeadlineWorker{p: p})
 	river.AddWorker(workers, &ReconcileWorker{p: p})
 	river.AddWorker(workers, &SweepWorker{p: p})
+	river.AddWorker(workers, &DeployWorker{p: p})
 
 	cfg := &river.Config{
 		Logger:               slog.New(quietHandler{Handler: d.Logger.Handler(), min: slog.LevelWarn}).With("component", "river"),

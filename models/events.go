@@ -21,6 +21,13 @@ const (
 	EventDeadlineFired    = "deadline_fired"
 	EventDisconnected     = "disconnected"
 	EventKeyRevealed      = "deploy_key_revealed"
+	EventDeployStarted    = "deploy_started"
+	EventDeployDone       = "deploy_done"
+	EventDeployFailed     = "deploy_failed"
+	EventRollback         = "rollback"
+	EventEnvVarChanged    = "env_var_changed"
+	EventTokenCreated     = "api_token_created"
+	EventTokenRevoked     = "api_token_revoked"
 )
 
 // Event is one line of the audit trail. Detail never holds a secret.

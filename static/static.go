@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-//go:embed htmx.min.js app.css app.js
+//go:embed htmx.min.js app.css app.js favicon.svg
 var files embed.FS
 
 // versions maps each file to a short hash of its content: URLs carry it, so
@@ -49,5 +49,16 @@ func Handler() http.Handler {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
 		fileServer.ServeHTTP(w, r)
+	})
+}
+
+// Favicon answers the /favicon.ico that browsers ask for on their own,
+// including on pages that do not link an icon (the sandbox's).
+func Favicon() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		b, _ := files.ReadFile("favicon.svg")
+		w.Write(b)
 	})
 }

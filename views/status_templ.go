@@ -600,7 +600,7 @@ func connectForm(v StatusView, label string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "\" hx-target=\"#connection\" hx-swap=\"outerHTML\" hx-disabled-elt=\"find button[type=submit]\" class=\"mt-4\" data-testid=\"connect-form\"><div hx-get=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "\" hx-target=\"#connection\" hx-swap=\"outerHTML\" hx-disabled-elt=\"find button[type=submit]\" hx-disinherit=\"hx-target hx-disabled-elt\" class=\"mt-4\" data-testid=\"connect-form\"><div hx-get=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -1,0 +1,117 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/riverqueue/river"
+
+	"chefdeploy/convex"
+	"chefdeploy/models"
+)
+
+// DeployArgs uploads one recorded deploy's bundle to Convex hosting.
+type DeployArgs struct {
+	AppID    string `json:"app_id"`
+	DeployID string `json:"deploy_id"`
+}
+
+// Kind names the job in River's table.
+func (DeployArgs) Kind() string { return "hosting_deploy" }
+
+// InsertOpts: the upload itself retries inside the job; a crashed worker's
+// job is retried once more by River.
+func (DeployArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 2, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// uploadDeadline bounds one deploy, retries included.
+const uploadDeadline = 5 * time.Minute
+
+// DeployWorker streams the bundle from the database to Convex hosting with the
+// app's deploy key and records the outcome.
+type DeployWorker struct {
+	river.WorkerDefaults[DeployArgs]
+	p *provisioner
+}
+
+// Timeout lets a large upload run past River's default job timeout.
+func (w *DeployWorker) Timeout(*river.Job[DeployArgs]) time.Duration { return uploadDeadline + time.Minute }
+
+// Work uploads the deploy.
+func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) error {
+	p := w.p
+	d, err := models.DeployByID(ctx, p.DB, job.Args.AppID, job.Args.DeployID)
+	if errors.Is(err, models.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if d.Status != models.DeployUploading {
+		return nil
+	}
+	finish := func(status, message string) error {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := models.FinishDeploy(fctx, p.DB, d, status, message); err != nil && !errors.Is(err, models.ErrStale) {
+			return err
+		}
+		kind, detail := models.EventDeployDone, fmt.Sprintf("%d files, %d bytes", d.FileCount, d.BundleBytes)
+		if status == models.DeployFailed {
+			kind, detail = models.EventDeployFailed, message
+		}
+		models.RecordEvent(fctx, p.DB, d.UserID.String, d.AppID, kind, detail)
+		if _, err := models.PruneBundles(fctx, p.DB, d.AppID); err != nil {
+			p.Logger.Warn("pruning bundles", "app_id", d.AppID, "err", err)
+		}
+		return nil
+	}
+
+	conn, err := models.ConnectionByApp(ctx, p.DB, d.AppID)
+	if err != nil || conn.State != models.StateConnected || conn.DeployKey == "" || conn.DeploymentName != d.DeploymentName {
+		return finish(models.DeployFailed, "The app is no longer connected to this deployment.")
+	}
+	key, err := p.Config.Credentials.OpenString(conn.DeployKey, DeployKeyPurpose(d.AppID))
+	if err != nil {
+		return finish(models.DeployFailed, "The app's deploy key cannot be read; connect the app again.")
+	}
+	uctx, cancel := context.WithTimeout(ctx, uploadDeadline)
+	defer cancel()
+	// Each attempt streams the bundle anew from the database.
+	open := func() (io.ReadCloser, error) { return models.OpenBundle(uctx, p.DB, d.BundleSHA256), nil }
+	_, err = p.Convex.HostingDeploy(uctx, key, d.DeploymentName, d.BundleBytes, open)
+	switch {
+	case err == nil:
+		return finish(models.DeployLive, "")
+	case ctx.Err() != nil:
+		return ctx.Err() // the worker is stopping: River retries the job
+	default:
+		p.Logger.Info("deploy failed", "app_id", d.AppID, "deploy_id", d.ID, "err", err)
+		return finish(models.DeployFailed, uploadMessage(err))
+	}
+}
+
+// uploadMessage says why an upload failed, in words a person can act on.
+func uploadMessage(err error) string {
+	var ce *convex.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Upload to Convex hosting timed out."
+	case errors.As(err, &ce) && ce.Status == 401:
+		return "Convex hosting refused the deploy key (401); connect the app again."
+	case errors.As(err, &ce) && ce.Status != 0:
+		return fmt.Sprintf("Upload to Convex hosting failed (%d).", ce.Status)
+	}
+	return "Upload to Convex hosting failed: " + convex.UserMessage(err)
+}
+
+// EnqueueDeploy inserts the upload job in the transaction that recorded the deploy.
+func EnqueueDeploy(ctx context.Context, client *Client, tx *sqlx.Tx, d models.Deploy) error {
+	_, err := client.InsertTx(ctx, tx.Tx, DeployArgs{AppID: d.AppID, DeployID: d.ID}, nil)
+	return err
+}

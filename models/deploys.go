@@ -1,0 +1,99 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Deploy statuses.
+const (
+	DeployUploading = "uploading"
+	DeployLive      = "live"
+	DeployFailed    = "failed"
+)
+
+// Deploy is one upload of an app's site to Convex hosting.
+type Deploy struct {
+	ID             string         `db:"id"`
+	AppID          string         `db:"app_id"`
+	UserID         sql.NullString `db:"user_id"`
+	UserEmail      sql.NullString `db:"user_email"`
+	BundleSHA256   string         `db:"bundle_sha256"`
+	BundleBytes    int64          `db:"bundle_bytes"`
+	FileCount      int            `db:"file_count"`
+	DeploymentName string         `db:"deployment_name"`
+	Status         string         `db:"status"`
+	Error          string         `db:"error"`
+	SiteURL        string         `db:"site_url"`
+	RollbackOf     sql.NullString `db:"rollback_of"`
+	CreatedAt      time.Time      `db:"created_at"`
+	FinishedAt     sql.NullTime   `db:"finished_at"`
+	// BundleKept is false once the bundle was pruned: no rollback to it.
+	BundleKept bool `db:"bundle_kept"`
+}
+
+// Duration is how long the deploy took, or has taken so far.
+func (d Deploy) Duration() time.Duration {
+	if d.FinishedAt.Valid {
+		return d.FinishedAt.Time.Sub(d.CreatedAt)
+	}
+	return time.Since(d.CreatedAt)
+}
+
+const deploySelect = `
+	SELECT d.id, d.app_id, d.user_id, u.email AS user_email, d.bundle_sha256, d.bundle_bytes, d.file_count,
+	       d.deployment_name, d.status, d.error, d.site_url, d.rollback_of, d.created_at, d.finished_at,
+	       EXISTS (SELECT 1 FROM bundles b WHERE b.sha256 = d.bundle_sha256) AS bundle_kept
+	  FROM deploys d LEFT JOIN users u ON u.id = d.user_id`
+
+// CreateDeploy records a deploy that is about to upload.
+func CreateDeploy(ctx context.Context, db sqlx.ExtContext, d Deploy) (Deploy, error) {
+	var id string
+	err := sqlx.GetContext(ctx, db, &id, `
+		INSERT INTO deploys (app_id, user_id, bundle_sha256, bundle_bytes, file_count, deployment_name, status, site_url, rollback_of)
+		VALUES ($1, NULLIF($2, '')::uuid, $3, $4, $5, $6, 'uploading', $7, NULLIF($8, '')::uuid)
+		RETURNING id`,
+		d.AppID, d.UserID.String, d.BundleSHA256, d.BundleBytes, d.FileCount, d.DeploymentName, d.SiteURL, d.RollbackOf.String)
+	if err != nil {
+		return d, err
+	}
+	return DeployByID(ctx, db, d.AppID, id)
+}
+
+// DeployByID returns one of the app's deploys, or ErrNotFound.
+func DeployByID(ctx context.Context, db sqlx.QueryerContext, appID, id string) (Deploy, error) {
+	var d Deploy
+	err := sqlx.GetContext(ctx, db, &d, deploySelect+` WHERE d.app_id = $1 AND d.id = $2`, appID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, ErrNotFound
+	}
+	return d, err
+}
+
+// AppDeploys returns the app's deploys, newest first.
+func AppDeploys(ctx context.Context, db sqlx.QueryerContext, appID string, limit int) ([]Deploy, error) {
+	var ds []Deploy
+	err := sqlx.SelectContext(ctx, db, &ds, deploySelect+` WHERE d.app_id = $1 ORDER BY d.created_at DESC, d.id LIMIT $2`, appID, limit)
+	return ds, err
+}
+
+// FinishDeploy records the outcome of an upload; a live deploy marks the app deployed.
+func FinishDeploy(ctx context.Context, db sqlx.ExtContext, d Deploy, status, message string) error {
+	res, err := db.ExecContext(ctx, `
+		UPDATE deploys SET status = $2, error = $3, finished_at = now()
+		 WHERE id = $1 AND status = 'uploading'`, d.ID, status, message)
+	if err := oneRow(res, err); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return ErrStale
+		}
+		return err
+	}
+	if status == DeployLive {
+		_, err = db.ExecContext(ctx, `UPDATE apps SET last_deployed_at = now() WHERE id = $1`, d.AppID)
+	}
+	return err
+}
