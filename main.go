@@ -2,6 +2,7 @@
 //
 //	chefdeploy [serve]   run the web server (the default)
 //	chefdeploy migrate   apply the database migrations and exit
+//	chefdeploy roles grant|revoke support EMAIL, chefdeploy roles list
 package main
 
 import (
@@ -44,8 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if len(args) > 0 {
 		command = args[0]
 	}
-	if command != "serve" && command != "migrate" {
-		return fmt.Errorf("unknown command %q (want serve or migrate)", command)
+	if command != "serve" && command != "migrate" && command != "roles" {
+		return fmt.Errorf("unknown command %q (want serve, migrate or roles)", command)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -61,9 +62,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := models.Migrate(ctx, db.DB); err != nil {
 		return err
 	}
-	if command == "migrate" {
+	switch command {
+	case "migrate":
 		fmt.Fprintln(stdout, "migrations applied")
 		return nil
+	case "roles":
+		return runRoles(ctx, db, args[1:], stdout)
 	}
 
 	registry := prometheus.NewRegistry()

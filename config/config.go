@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ const (
 	DefaultDashboardURL      = "https://dashboard.convex.dev"
 	DefaultSiteURLTemplate   = "https://{deployment}.convex.app"
 	DefaultConnectionTimeout = 15 * time.Second
+	DefaultMaxBundleBytes    = 100 << 20
 
 	// SandboxPath is where the built-in sandbox is mounted.
 	SandboxPath = "/sandbox"
@@ -58,6 +60,8 @@ type Config struct {
 
 	// DataDir holds what sandbox mode generates and keeps: its keys and state.
 	DataDir string
+	// MaxBundleBytes bounds an uploaded site bundle (MAX_BUNDLE_BYTES).
+	MaxBundleBytes int64
 }
 
 // RedirectURL is the OAuth callback of CONTRACT §3.
@@ -111,6 +115,15 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("CHECK_CONNECTION_DEADLINE: %w", err)
 	}
 
+	c.MaxBundleBytes = DefaultMaxBundleBytes
+	if raw := env("MAX_BUNDLE_BYTES", ""); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, errors.New("MAX_BUNDLE_BYTES must be a positive number of bytes")
+		}
+		c.MaxBundleBytes = n
+	}
+
 	var generated *sandboxSecrets
 	if c.Sandbox {
 		sandboxURL := c.BaseURL + SandboxPath
@@ -120,6 +133,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.OAuthTokenURL = env("CONVEX_OAUTH_TOKEN_URL", sandboxURL+"/oauth/token")
 		c.DashboardURL = strings.TrimRight(env("CONVEX_DASHBOARD_URL", sandboxURL+"/dashboard"), "/")
 		c.SiteURLTemplate = env("CONVEX_SITE_URL_TEMPLATE", sandboxURL+"/sites/{deployment}/")
+		// The sandbox's support staff team, unless another is named.
+		c.SupportTeamSlug = env("SUPPORT_TEAM_SLUG", "chef-support")
 		if generated, err = loadSandboxSecrets(c.DataDir); err != nil {
 			return nil, err
 		}

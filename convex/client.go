@@ -42,7 +42,7 @@ type Client struct {
 type Options struct {
 	BaseURL      string        // provision host, e.g. "https://api.convex.dev"; a trailing slash is tolerated
 	HTTPClient   *http.Client  // nil = a client with connection timeouts and no overall timeout (contexts bound calls)
-	MaxAttempts  int           // 0 = 6; bounds retries only when the context has no deadline
+	MaxAttempts  int           // 0 = 6; bounds the tries of one call (a context deadline may end them sooner)
 	BaseBackoff  time.Duration // 0 = 100ms; exponential with full jitter, capped at 2s
 	DeploySecret string        // CONVEX_HOSTING_DEPLOY_SECRET; sent on hosting deploys when non-empty
 	MaxBodyBytes int64         // largest response body accepted; 0 = 1 MiB

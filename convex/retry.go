@@ -19,11 +19,11 @@ const (
 )
 
 // do sends k until it succeeds or fails for good. Only what can succeed on a
-// second try is retried (see Error.Retryable). With a context deadline the
-// deadline bounds the retries: a wait that would pass it is not started, and
-// the call ends with an error UserMessage turns into "Failed to connect to
-// project". Without a deadline, MaxAttempts bounds them. Cancellation stops at
-// once.
+// second try is retried (see Error.Retryable). MaxAttempts bounds the tries,
+// so a server that keeps failing is reported with its own status; a context
+// deadline bounds them too: a wait that would pass it is not started, and the
+// call ends with an error UserMessage turns into "Failed to connect to
+// project". Cancellation stops at once.
 func (c *Client) do(ctx context.Context, k call) (answer, error) {
 	deadline, hasDeadline := ctx.Deadline()
 	for n := 1; ; n++ {
@@ -37,7 +37,7 @@ func (c *Client) do(ctx context.Context, k call) (answer, error) {
 		if ctx.Err() != nil {
 			return answer{}, giveUp(err, ctx)
 		}
-		if !hasDeadline && n >= c.maxAttempts {
+		if n >= c.maxAttempts {
 			return answer{}, err
 		}
 		if wait <= 0 {

@@ -118,7 +118,7 @@ func TestDeadlineEndsRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, script(tt.reply), func(o *Options) { o.BaseBackoff = 50 * time.Millisecond })
+			b := setup(t, script(tt.reply), func(o *Options) { o.BaseBackoff = 50 * time.Millisecond; o.MaxAttempts = 100 })
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
 			start := time.Now()
@@ -131,6 +131,22 @@ func TestDeadlineEndsRetries(t *testing.T) {
 			}
 			assertNoSecrets(t, err)
 		})
+	}
+}
+
+// TestAttemptsEndRetries: a server that keeps failing is reported with its
+// own status once MaxAttempts are spent, even with time left.
+func TestAttemptsEndRetries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, script(reply{status: 500}), func(o *Options) { o.BaseBackoff = time.Millisecond; o.MaxAttempts = 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := b.client.Authorize(ctx, userToken, 7, OAuthApp{ClientID: "c", ClientSecret: clientSecret})
+	if got := UserMessage(err); got != "Failed to create project deploy key: 500" {
+		t.Errorf("UserMessage = %q (err %v)", got, err)
+	}
+	if n := len(b.srv.requests()); n != 3 {
+		t.Errorf("%d requests, want 3", n)
 	}
 }
 

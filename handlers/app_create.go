@@ -15,7 +15,7 @@ func (s *Server) appCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	form := models.AppForm{Name: r.PostFormValue("name")}
 	if errs := form.Validate(); len(errs) > 0 {
-		s.renderDashboard(w, r, sess, http.StatusUnprocessableEntity, views.NewAppForm{Name: form.Name, Errors: errs})
+		s.renderDashboard(w, r, sess, http.StatusUnprocessableEntity, views.NewAppForm{Name: form.Name, Errors: errs}, "")
 		return
 	}
 	app, err := models.CreateApp(r.Context(), s.db, sess.UserID, form.Name)

@@ -28,6 +28,9 @@ func (s *Server) renderAppPage(w http.ResponseWriter, r *http.Request, app model
 		return
 	}
 	v := views.AppPageView{ID: app.ID, Name: app.Name, Slug: app.Slug, Status: s.statusView(st), RenameError: renameError}
+	if c := st.Connection; c != nil && c.ProjectSlug != "" {
+		v.ProjectName = c.TeamSlug + "/" + c.ProjectSlug
+	}
 	for _, e := range events {
 		v.Events = append(v.Events, views.EventItem{Kind: e.Kind, Detail: e.Detail, At: e.CreatedAt})
 	}

@@ -57,8 +57,8 @@ func TestRenameAndDeleteApp(t *testing.T) {
 		t.Fatalf("empty rename = %d, want 422", res.Status)
 	}
 	res = webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/delete", nil, "HX-Request", "true")
-	if res.Status != http.StatusNoContent || res.Header.Get("HX-Redirect") != "/" {
-		t.Fatalf("delete = %d %q", res.Status, res.Header.Get("HX-Redirect"))
+	if res.Status != http.StatusOK || res.Header.Get("HX-Push-Url") != "/" || !strings.Contains(res.Body, "Deleted New Name.") {
+		t.Fatalf("delete = %d %q:\n%s", res.Status, res.Header.Get("HX-Push-Url"), res.Body)
 	}
 	if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id, nil); res.Status != http.StatusNotFound {
 		t.Fatalf("deleted app = %d", res.Status)

@@ -77,6 +77,7 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 	// A new session id at every login; the previous one, if any, ends.
 	if old := s.sessionID(r); old != "" {
 		models.DeleteSession(ctx, s.db, old)
+		s.sessions.Invalidate(old)
 	}
 	sid := randomToken()
 	sealed, err := s.cfg.Credentials.SealString(token.AccessToken, sessionTokenPurpose(sid))
@@ -99,6 +100,11 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	models.RecordEvent(ctx, s.db, user.ID, "", models.EventLogin, "")
+	if s.cfg.SupportTeamSlug != "" {
+		if _, err := s.checkSupportTeam(ctx, user.ID, func() (string, error) { return token.AccessToken, nil }); err != nil {
+			s.log.Warn("support team check at login failed", "request_id", RequestID(r.Context()), "err", err)
+		}
+	}
 	if err := s.setSessionCookie(w, r, sid); err != nil {
 		s.renderError(w, r, err)
 		return

@@ -13,6 +13,7 @@ func (s *Server) authLogout(w http.ResponseWriter, r *http.Request) {
 			s.renderError(w, r, err)
 			return
 		}
+		s.sessions.Invalidate(sid)
 	}
 	s.clearSessionCookie(w, r)
 	if sess := currentSession(r); sess != nil {

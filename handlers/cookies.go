@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"sync"
+	"time"
 
 	"chefdeploy/models"
 )
@@ -45,7 +47,62 @@ func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request, name string
 	s.setCookieValue(w, r, name, "x", "", -1)
 }
 
-func (s *Server) sessionID(r *http.Request) string { return s.cookieValue(r, sessionCookie, "sid") }
+// sessionID is the session id in the request's session cookie, "" when none.
+func (s *Server) sessionID(r *http.Request) string {
+	raw, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return ""
+	}
+	if sid, ok := s.sidMemo.get(raw.Value); ok {
+		return sid
+	}
+	sid := s.cookieValue(r, sessionCookie, "sid")
+	if sid != "" {
+		s.sidMemo.put(raw.Value, sid)
+	}
+	return sid
+}
+
+// cookieMemo remembers what cookie values decoded to: decoding one (HMAC,
+// AES, gob) costs more than the rest of a status poll. A value maps to one
+// result for as long as the keys stay, so only successful decodes are kept,
+// and only for ttl, after which the cookie's own max age is checked again.
+type cookieMemo struct {
+	ttl     time.Duration
+	mu      sync.RWMutex
+	entries map[string]memoEntry
+}
+
+type memoEntry struct {
+	value   string
+	decoded time.Time
+}
+
+// maxMemoizedCookies bounds memory; past it the memo starts over.
+const maxMemoizedCookies = 100_000
+
+func newCookieMemo(ttl time.Duration) *cookieMemo {
+	return &cookieMemo{ttl: ttl, entries: map[string]memoEntry{}}
+}
+
+func (m *cookieMemo) get(raw string) (string, bool) {
+	m.mu.RLock()
+	e, ok := m.entries[raw]
+	m.mu.RUnlock()
+	if !ok || time.Since(e.decoded) >= m.ttl {
+		return "", false
+	}
+	return e.value, true
+}
+
+func (m *cookieMemo) put(raw, value string) {
+	m.mu.Lock()
+	if len(m.entries) >= maxMemoizedCookies {
+		m.entries = map[string]memoEntry{}
+	}
+	m.entries[raw] = memoEntry{value: value, decoded: time.Now()}
+	m.mu.Unlock()
+}
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, sid string) error {
 	return s.setCookieValue(w, r, sessionCookie, "sid", sid, int(models.SessionLifetime.Seconds()))

@@ -14,16 +14,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "Log in", views.Landing())
 		return
 	}
-	s.renderDashboard(w, r, sess, http.StatusOK, views.NewAppForm{})
+	s.renderDashboard(w, r, sess, http.StatusOK, views.NewAppForm{}, "")
 }
 
-func (s *Server) renderDashboard(w http.ResponseWriter, r *http.Request, sess *models.SessionWithUser, status int, form views.NewAppForm) {
+func (s *Server) renderDashboard(w http.ResponseWriter, r *http.Request, sess *models.SessionWithUser, status int, form views.NewAppForm, notice string) {
 	apps, err := models.ListApps(r.Context(), s.db, sess.UserID)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	v := views.DashboardView{User: views.User{Name: sess.User.Name, Email: sess.User.Email}, Form: form}
+	v := views.DashboardView{User: views.User{Name: sess.User.Name, Email: sess.User.Email}, Form: form, Notice: notice}
 	for _, a := range apps {
 		item := views.AppListItem{ID: a.ID, Slug: a.Slug, Name: a.Name, State: views.StateNone, Deployed: a.LastDeployedAt.Valid}
 		if a.State.Valid {

@@ -75,15 +75,22 @@ func securityHeaders(cfg *config.Config) func(http.Handler) http.Handler {
 		"object-src 'none'",
 		"base-uri 'none'",
 		"form-action 'self'",
+		"frame-src 'self' " + originOf(cfg.DashboardURL),
 		"frame-ancestors 'none'",
 	}, "; ")
+	// The sandbox's dashboard stands in for Convex's, which our project page frames.
+	framable := strings.Replace(csp, "frame-ancestors 'none'", "frame-ancestors 'self'", 1)
 	hsts := cfg.SecureCookies()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			h.Set("Content-Security-Policy", csp)
+			if strings.HasPrefix(r.URL.Path, config.SandboxPath+"/dashboard/") {
+				h.Set("Content-Security-Policy", framable)
+			} else {
+				h.Set("Content-Security-Policy", csp)
+				h.Set("X-Frame-Options", "DENY")
+			}
 			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("X-Frame-Options", "DENY")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("Cross-Origin-Opener-Policy", "same-origin")
 			if hsts {
@@ -182,7 +189,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sess, err := models.SessionByID(r.Context(), s.db, sid)
+		sess, err := s.sessions.Get(r.Context(), sid)
 		switch {
 		case err == nil:
 			r = r.WithContext(context.WithValue(r.Context(), sessionKey, &sess))

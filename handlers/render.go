@@ -8,6 +8,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"chefdeploy/models"
 	"chefdeploy/views"
 )
 
@@ -22,6 +23,10 @@ func (s *Server) page(r *http.Request, title string) views.Page {
 	p := views.Page{Title: title, Sandbox: s.cfg.Sandbox}
 	if sess := currentSession(r); sess != nil {
 		p.User = &views.User{Name: sess.User.Name, Email: sess.User.Email}
+		// A full page only: the stored answer, never a re-check from here.
+		if st, err := models.SupportStatusOf(r.Context(), s.db, sess.UserID); err == nil {
+			p.Support = st.Granted || (s.cfg.SupportTeamSlug != "" && st.TeamMember)
+		}
 	}
 	return p
 }

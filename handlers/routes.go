@@ -28,6 +28,22 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /apps/{id}/status", s.appStatus)
 	mux.HandleFunc("POST /apps/{id}/disconnect", s.appDisconnect)
 	mux.HandleFunc("POST /apps/{id}/deploy-key", s.appRevealDeployKey)
+	mux.HandleFunc("GET /apps/{id}/deploys", s.appDeploys)
+	mux.HandleFunc("POST /apps/{id}/deploys", s.appDeploy)
+	mux.HandleFunc("POST /apps/{id}/deploys/{deploy}/rollback", s.appRollback)
+	mux.HandleFunc("GET /apps/{id}/usage", s.appUsage)
+	mux.HandleFunc("GET /apps/{id}/dashboard", s.appDashboard)
+	mux.HandleFunc("POST /apps/{id}/dashboard/credentials", s.appDashboardCredentials)
+	mux.HandleFunc("POST /apps/{id}/env", s.appEnv)
+
+	mux.HandleFunc("GET /settings", s.settings)
+	mux.HandleFunc("POST /settings/tokens", s.settingsTokenCreate)
+	mux.HandleFunc("POST /settings/tokens/{token}/revoke", s.settingsTokenRevoke)
+	mux.HandleFunc("POST /api/usage", s.apiUsage)
+
+	mux.Handle("GET /support", s.supportOnly(s.supportList))
+	mux.Handle("GET /support/apps/{id}", s.supportOnly(s.supportApp))
+	mux.Handle("POST /support/apps/{id}/fail", s.supportOnly(s.supportFail))
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -39,6 +39,9 @@ type Deps struct {
 	// Statuses caches what the status fragment shows; nil makes one that
 	// never serves from memory (no LISTEN running).
 	Statuses *models.StatusCache
+	// Sessions caches the signed-in sessions; nil makes one that never
+	// serves from memory (no LISTEN running).
+	Sessions *models.SessionCache
 }
 
 // Server holds the handlers' dependencies; every handler is a method on it.
@@ -56,6 +59,9 @@ type Server struct {
 	migrated atomic.Bool
 	jobs     *jobs.Client
 	statuses *models.StatusCache
+	sessions *models.SessionCache
+	// sidMemo remembers what session cookies decode to.
+	sidMemo *cookieMemo
 }
 
 // New builds the server from its dependencies.
@@ -72,6 +78,9 @@ func New(d Deps) *Server {
 	if d.Statuses == nil {
 		d.Statuses = models.NewStatusCache(d.DB, d.Logger)
 	}
+	if d.Sessions == nil {
+		d.Sessions = models.NewSessionCache(d.DB, d.Logger)
+	}
 	cfg := d.Config
 	s := &Server{
 		cfg:      cfg,
@@ -84,6 +93,8 @@ func New(d Deps) *Server {
 		client:   d.HTTPClient,
 		jobs:     d.Jobs,
 		statuses: d.Statuses,
+		sessions: d.Sessions,
+		sidMemo:  newCookieMemo(models.SessionCacheTTL),
 		oauth: &oauth2.Config{
 			ClientID:     cfg.OAuthClientID,
 			ClientSecret: cfg.OAuthClientSecret,

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -58,9 +59,13 @@ type bundle struct {
 	tokenCalls atomic.Int64
 	// sandboxDown makes the sandbox answer 503 to every API call.
 	sandboxDown atomic.Bool
-	jobs        *jobs.Client
-	statuses    *models.StatusCache
-	convex      *convex.Client
+	// hostingFailures is how many hosting deploys answer 500 before the sandbox takes them.
+	hostingFailures atomic.Int32
+	// hostingCalls counts hosting deploy requests that reached the sandbox.
+	hostingCalls atomic.Int32
+	jobs         *jobs.Client
+	statuses     *models.StatusCache
+	convex       *convex.Client
 }
 
 type setupOptions struct {
@@ -108,6 +113,14 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		if r.URL.Path == "/oauth/token" {
 			b.tokenCalls.Add(1)
 		}
+		if r.URL.Path == "/api/hosting/deploy" {
+			b.hostingCalls.Add(1)
+			if b.hostingFailures.Add(-1) >= 0 {
+				io.Copy(io.Discard, r.Body)
+				http.Error(w, `{"code":"InternalError"}`, http.StatusInternalServerError)
+				return
+			}
+		}
 		if b.sandboxDown.Load() && strings.HasPrefix(r.URL.Path, "/api/") {
 			http.Error(w, `{"code":"Unavailable"}`, http.StatusServiceUnavailable)
 			return
@@ -125,6 +138,8 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		"PROVISION_HOST":             sbServer.URL,
 		"CONVEX_OAUTH_AUTHORIZE_URL": sbServer.URL + "/oauth/authorize",
 		"CONVEX_OAUTH_TOKEN_URL":     sbServer.URL + "/oauth/token",
+		"CONVEX_DASHBOARD_URL":       sbServer.URL + "/dashboard",
+		"CONVEX_SITE_URL_TEMPLATE":   sbServer.URL + "/sites/{deployment}/",
 		"CONVEX_OAUTH_CLIENT_ID":     "test-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": clientSecret,
 		"SESSION_SECRET":             "test-session-secret-0123456789abcdef",

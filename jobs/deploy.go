@@ -40,7 +40,9 @@ type DeployWorker struct {
 }
 
 // Timeout lets a large upload run past River's default job timeout.
-func (w *DeployWorker) Timeout(*river.Job[DeployArgs]) time.Duration { return uploadDeadline + time.Minute }
+func (w *DeployWorker) Timeout(*river.Job[DeployArgs]) time.Duration {
+	return uploadDeadline + time.Minute
+}
 
 // Work uploads the deploy.
 func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) error {
@@ -58,6 +60,11 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 	finish := func(status, message string) error {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
+		// Pruned first, so that once a deploy shows as finished its app
+		// keeps only the last few bundles.
+		if _, err := models.PruneBundles(fctx, p.DB, d.AppID); err != nil {
+			p.Logger.Warn("pruning bundles", "app_id", d.AppID, "err", err)
+		}
 		if err := models.FinishDeploy(fctx, p.DB, d, status, message); err != nil && !errors.Is(err, models.ErrStale) {
 			return err
 		}
@@ -66,9 +73,6 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 			kind, detail = models.EventDeployFailed, message
 		}
 		models.RecordEvent(fctx, p.DB, d.UserID.String, d.AppID, kind, detail)
-		if _, err := models.PruneBundles(fctx, p.DB, d.AppID); err != nil {
-			p.Logger.Warn("pruning bundles", "app_id", d.AppID, "err", err)
-		}
 		return nil
 	}
 

@@ -83,7 +83,12 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 		return ctx.Err()
 	}
 	p.Logger.Info("connection failed", "app_id", work.AppID, "attempt", work.Attempt, "err", err)
-	return p.fail(ctx, work.Connection, userMessage(err), "failed")
+	outcome := "failed"
+	if errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
+		// The attempt ran out of time: that is the deadline firing.
+		outcome = "deadline"
+	}
+	return p.fail(ctx, work.Connection, userMessage(err), outcome)
 }
 
 // userMessage is the sentence the person reads for a provisioning error.

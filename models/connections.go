@@ -112,7 +112,8 @@ func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, dead
 		    team_slug = EXCLUDED.team_slug, project_id = 0, project_slug = '',
 		    deployment_name = '', deployment_url = '', projects_remaining = -1,
 		    warning = '', error = '', deploy_key = '', deadline_job_id = 0,
-		    started_at = now(), deadline_at = EXCLUDED.deadline_at, updated_at = now()
+		    started_at = now(), deadline_at = EXCLUDED.deadline_at, updated_at = now(),
+		    state_changed_at = now()
 		RETURNING `+connectionColumns, appID, teamSlug, deadline.Seconds())
 	return c, err == nil, err
 }
@@ -167,7 +168,7 @@ func CompleteConnection(ctx context.Context, db sqlx.ExtContext, appID string, a
 	return guarded(ctx, db, `
 		UPDATE connections SET state = 'connected', step = '', project_id = $3, project_slug = $4,
 		       team_slug = $5, deployment_name = $6, deployment_url = $7, projects_remaining = $8,
-		       warning = $9, deploy_key = $10, error = '', updated_at = now()
+		       warning = $9, deploy_key = $10, error = '', updated_at = now(), state_changed_at = now()
 		 WHERE app_id = $1 AND attempt = $2 AND state = 'connecting' AND deadline_at > now()`,
 		appID, attempt, p.ProjectID, p.ProjectSlug, p.TeamSlug, p.DeploymentName, p.DeploymentURL,
 		p.ProjectsRemaining, p.Warning, p.SealedDeployKey)
@@ -178,7 +179,8 @@ func CompleteConnection(ctx context.Context, db sqlx.ExtContext, appID string, a
 // the deadline too: the deadline is exactly when it is needed.
 func FailConnection(ctx context.Context, db sqlx.ExtContext, appID string, attempt int, message string) error {
 	return guarded(ctx, db, `
-		UPDATE connections SET state = 'failed', step = '', error = $3, deploy_key = '', updated_at = now()
+		UPDATE connections SET state = 'failed', step = '', error = $3, deploy_key = '', updated_at = now(),
+		       state_changed_at = now()
 		 WHERE app_id = $1 AND attempt = $2 AND state = 'connecting'`,
 		appID, attempt, message)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -67,6 +68,9 @@ func CreateDeploy(ctx context.Context, db sqlx.ExtContext, d Deploy) (Deploy, er
 // DeployByID returns one of the app's deploys, or ErrNotFound.
 func DeployByID(ctx context.Context, db sqlx.QueryerContext, appID, id string) (Deploy, error) {
 	var d Deploy
+	if _, err := uuid.Parse(id); err != nil {
+		return d, ErrNotFound
+	}
 	err := sqlx.GetContext(ctx, db, &d, deploySelect+` WHERE d.app_id = $1 AND d.id = $2`, appID, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound

@@ -28,6 +28,10 @@ const (
 	EventEnvVarChanged    = "env_var_changed"
 	EventTokenCreated     = "api_token_created"
 	EventTokenRevoked     = "api_token_revoked"
+	EventRoleGranted      = "role_granted"
+	EventRoleRevoked      = "role_revoked"
+	EventSupportViewed    = "support_viewed_app"
+	EventSupportFailed    = "support_marked_failed"
 )
 
 // Event is one line of the audit trail. Detail never holds a secret.
@@ -38,6 +42,8 @@ type Event struct {
 	Kind      string         `db:"kind"`
 	Detail    string         `db:"detail"`
 	CreatedAt time.Time      `db:"created_at"`
+	// ActorEmail is who acted, when a user did.
+	ActorEmail sql.NullString `db:"actor_email"`
 }
 
 // RecordEvent appends to the audit trail; actorID or appID may be "".
@@ -52,7 +58,8 @@ func RecordEvent(ctx context.Context, db sqlx.ExtContext, actorID, appID, kind, 
 func AppEvents(ctx context.Context, db sqlx.ExtContext, appID string, limit int) ([]Event, error) {
 	var es []Event
 	err := sqlx.SelectContext(ctx, db, &es, `
-		SELECT id, actor_id, app_id, kind, detail, created_at FROM events
-		 WHERE app_id = $1 ORDER BY id DESC LIMIT $2`, appID, limit)
+		SELECT e.id, e.actor_id, e.app_id, e.kind, e.detail, e.created_at, u.email AS actor_email
+		  FROM events e LEFT JOIN users u ON u.id = e.actor_id
+		 WHERE e.app_id = $1 ORDER BY e.id DESC LIMIT $2`, appID, limit)
 	return es, err
 }

@@ -72,9 +72,13 @@ func SessionByID(ctx context.Context, db sqlx.ExtContext, id string) (SessionWit
 	return s, err
 }
 
-// DeleteSession ends a session on the server; deleting a missing one is no error.
+// DeleteSession ends a session on the server; deleting a missing one is no
+// error. Every replica's SessionCache is told, when the delete commits.
 func DeleteSession(ctx context.Context, db sqlx.ExtContext, id string) error {
-	_, err := db.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = $1`, HashSessionID(id))
+	_, err := db.ExecContext(ctx, `
+		WITH ended AS (DELETE FROM sessions WHERE id_hash = $1 RETURNING id_hash)
+		SELECT pg_notify($2, encode(id_hash, 'hex')) FROM ended`,
+		HashSessionID(id), SessionEndedChannel)
 	return err
 }
 

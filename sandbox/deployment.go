@@ -159,6 +159,36 @@ func (s *Sandbox) query(w http.ResponseWriter, r *http.Request) {
 
 // dashboard is the deployment's page on the sandbox dashboard. It lists the
 // variable names but never their values.
+// embedScript is the sandbox dashboard's side of the embedding protocol:
+// framed by a parent page, it asks the parent for credentials, then proves
+// them by querying the deployment with the key it was given.
+const embedScript = `(function () {
+  "use strict";
+  var status = document.querySelector("[data-testid=sandbox-embed-status]");
+  if (!status || window.parent === window) return;
+  var deployment = status.getAttribute("data-deployment");
+  window.addEventListener("message", function (event) {
+    if (event.source !== window.parent || !event.data || event.data.type !== "dashboard-credentials") return;
+    if (event.data.deploymentName !== deployment) { status.textContent = "Got credentials for another deployment."; return; }
+    fetch(event.data.deploymentUrl + "/api/query", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Authorization": "Convex " + event.data.adminKey },
+      body: JSON.stringify({ path: "_system/cli/queryEnvironmentVariables:get", format: "convex_encoded_json", args: [{ name: "SITE_URL" }] })
+    }).then(function (res) {
+      status.textContent = res.ok ? "Signed in to " + deployment + " with the app's deploy key." : "The credentials were refused.";
+      status.setAttribute("data-signed-in", res.ok ? "true" : "false");
+    });
+  });
+  window.parent.postMessage({ type: "dashboard-credentials-request" }, "*");
+})();
+`
+
+// dashboardEmbed serves embedScript.
+func (s *Sandbox) dashboardEmbed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Write([]byte(embedScript))
+}
+
 func (s *Sandbox) dashboard(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	s.mu.Lock()
@@ -173,6 +203,7 @@ func (s *Sandbox) dashboard(w http.ResponseWriter, r *http.Request) {
 			DeploymentName: p.DeploymentName,
 			DeploymentURL:  s.base + "/d/" + p.DeploymentName,
 			EnvNames:       slices.Sorted(maps.Keys(s.st.Env[name])),
+			EmbedScript:    s.base + "/dashboard/embed.js",
 		}
 		if p.Site != nil {
 			v.SiteURL = s.siteURL(p.DeploymentName)
@@ -183,5 +214,5 @@ func (s *Sandbox) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, http.StatusNotFound, errorPage("Deployment not found", "There is no deployment named "+name+" in the sandbox."))
 		return
 	}
-	s.renderPage(w, http.StatusOK, dashboardPage(v))
+	s.renderPageFraming(w, http.StatusOK, dashboardPage(v), true)
 }

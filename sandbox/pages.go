@@ -54,11 +54,19 @@ type dashboardView struct {
 	DeploymentURL  string
 	EnvNames       []string
 	SiteURL        string // "" until a hosting deploy
+	// EmbedScript signs the page in when a parent page frames it.
+	EmbedScript string
 }
 
 // renderPage renders into a buffer first so a failed render is a clean 500,
 // never half a page.
 func (s *Sandbox) renderPage(w http.ResponseWriter, status int, c templ.Component) {
+	s.renderPageFraming(w, status, c, false)
+}
+
+// renderPageFraming renders a page; framable pages (the dashboard, which the
+// product embeds) may be framed, all others not.
+func (s *Sandbox) renderPageFraming(w http.ResponseWriter, status int, c templ.Component, framable bool) {
 	var buf bytes.Buffer
 	if err := c.Render(context.Background(), &buf); err != nil {
 		s.log.Error("sandbox: render page", "err", err)
@@ -70,7 +78,9 @@ func (s *Sandbox) renderPage(w http.ResponseWriter, status int, c templ.Componen
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	// The consent page must not be framed: a frame could trick a click.
-	h.Set("X-Frame-Options", "DENY")
+	if !framable {
+		h.Set("X-Frame-Options", "DENY")
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -38,6 +38,7 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /sites/{name}", s.siteRoot)
 	mux.HandleFunc("GET /sites/{name}/{path...}", s.siteFile)
 	mux.HandleFunc("GET /dashboard/d/{name}", s.dashboard)
+	mux.HandleFunc("GET /dashboard/embed.js", s.dashboardEmbed)
 
 	return jsonFallback(mux)
 }

@@ -24,4 +24,15 @@
     var submit = select.form.querySelector("button[type=submit]");
     if (submit) submit.disabled = select.value === "";
   });
+  // Upload progress of a form marked data-upload (HTMX reports it).
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-upload]");
+    if (!form || !event.detail.lengthComputable || !event.detail.total) return;
+    var box = form.querySelector("[data-upload-progress]");
+    if (!box) return;
+    var percent = Math.round((event.detail.loaded / event.detail.total) * 100);
+    box.classList.remove("hidden");
+    box.querySelector("progress").value = percent;
+    box.querySelector("[data-upload-percent]").textContent = percent + "%";
+  });
 })();

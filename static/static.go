@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-//go:embed htmx.min.js app.css app.js favicon.svg
+//go:embed htmx.min.js app.css app.js dashboard.js favicon.svg
 var files embed.FS
 
 // versions maps each file to a short hash of its content: URLs carry it, so

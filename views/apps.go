@@ -71,6 +71,8 @@ type DashboardView struct {
 	User User
 	Apps []AppListItem
 	Form NewAppForm
+	// Notice reports the outcome of the last action, e.g. a deletion.
+	Notice string
 }
 
 // Step is one line of the provisioning progress.
@@ -240,6 +242,8 @@ type AppPageView struct {
 	Events []EventItem
 	// Errors of the rename form.
 	RenameError string
+	// ProjectName is "team/project" when the app has a Convex project.
+	ProjectName string
 }
 
 // URL is the app's page.
@@ -250,6 +254,8 @@ type EventItem struct {
 	Kind   string
 	Detail string
 	At     time.Time
+	// Actor is who acted; "" for the system.
+	Actor string
 }
 
 // When is the event's time, for people.
@@ -258,14 +264,22 @@ func (e EventItem) When() string { return e.At.UTC().Format("2006-01-02 15:04:05
 // Label is the event kind in words.
 func (e EventItem) Label() string {
 	labels := map[string]string{
-		"app_created":         "App created",
-		"app_renamed":         "App renamed",
-		"connect_started":     "Connect started",
-		"connect_succeeded":   "Connected",
-		"connect_failed":      "Connect failed",
-		"deadline_fired":      "Connect timed out",
-		"disconnected":        "Disconnected",
-		"deploy_key_revealed": "Deploy key revealed",
+		"app_created":           "App created",
+		"app_renamed":           "App renamed",
+		"connect_started":       "Connect started",
+		"connect_succeeded":     "Connected",
+		"connect_failed":        "Connect failed",
+		"deadline_fired":        "Connect timed out",
+		"disconnected":          "Disconnected",
+		"deploy_key_revealed":   "Deploy key revealed",
+		"app_deleted":           "App deleted",
+		"deploy_started":        "Deploy started",
+		"deploy_done":           "Deployed",
+		"deploy_failed":         "Deploy failed",
+		"rollback":              "Rolled back",
+		"env_var_changed":       "Environment variable changed",
+		"support_viewed_app":    "Viewed by support",
+		"support_marked_failed": "Marked failed by support",
 	}
 	if l, ok := labels[e.Kind]; ok {
 		return l

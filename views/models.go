@@ -28,6 +28,8 @@ type Page struct {
 	User *User
 	// Sandbox is true when the built-in Convex sandbox stands in for Convex.
 	Sandbox bool
+	// Support is true for support staff: the header links the console.
+	Support bool
 }
 
 // ErrorView is one error page or fragment.

@@ -1,0 +1,282 @@
+package handlers_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"chefdeploy/handlers/webtest"
+)
+
+// siteZip builds a zip of a small site; extra files are added as given.
+func siteZip(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, body)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func goodSite(t *testing.T, marker string) []byte {
+	t.Helper()
+	return siteZip(t, map[string]string{
+		"index.html":    "<!doctype html><title>" + marker + "</title><h1>" + marker + "</h1>",
+		"assets/app.js": "console.log(" + fmt.Sprintf("%q", marker) + ")",
+	})
+}
+
+// upload posts a bundle the way the deploy form does.
+func (b *bundle) upload(t *testing.T, c *http.Client, appID string, zipBytes []byte) webtest.Response {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("bundle", "dist.zip")
+	fw.Write(zipBytes)
+	mw.Close()
+	req, _ := http.NewRequest("POST", b.app.URL+"/apps/"+appID+"/deploys", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("HX-Request", "true")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return webtest.Response{Status: res.StatusCode, Header: res.Header, Body: string(raw)}
+}
+
+// waitDeploy polls the deploy panel until the newest deploy is final.
+func (b *bundle) waitDeploy(t *testing.T, c *http.Client, appID string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+appID+"/deploys", nil, "HX-Request", "true")
+		m := regexp.MustCompile(`data-testid="deploy-steps" data-status="([a-z]+)"`).FindStringSubmatch(res.Body)
+		if m != nil && m[1] != "uploading" {
+			return res.Body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deploy not final:\n%s", res.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// connectedApp is a signed-in user with an app connected on team.
+func connectedApp(t *testing.T, user, team string) (*bundle, *http.Client, string, string) {
+	t.Helper()
+	b, c := signedIn(t, user)
+	id := b.createApp(t, c, "Site "+team)
+	b.connect(t, c, id, team)
+	if stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body) != "connected" {
+		t.Fatal("app did not connect")
+	}
+	return b, c, id, b.sandbox.Projects(team)[0].DeploymentName
+}
+
+func TestDeployHappyPathAndRollback(t *testing.T) {
+	t.Parallel()
+	b, c, id, deployment := connectedApp(t, "grace", "hopper-labs")
+	v1, v2 := goodSite(t, "version one"), goodSite(t, "version two")
+
+	res := b.upload(t, c, id, v1)
+	if res.Status != http.StatusOK || !strings.Contains(res.Body, `data-status="uploading"`) {
+		t.Fatalf("upload = %d:\n%s", res.Status, res.Body)
+	}
+	panel := b.waitDeploy(t, c, id)
+	if !strings.Contains(panel, `data-testid="deploy-steps" data-status="live"`) {
+		t.Fatalf("first deploy not live:\n%s", panel)
+	}
+	if got, _ := b.sandbox.LastBundle(deployment); !bytes.Equal(got, v1) {
+		t.Fatal("the sandbox did not receive exactly the uploaded zip")
+	}
+	site := webtest.Do(t, c, "GET", b.sandboxURL+"/sites/"+deployment+"/", nil)
+	if !strings.Contains(site.Body, "version one") {
+		t.Fatalf("site not served: %d %s", site.Status, site.Body)
+	}
+
+	b.upload(t, c, id, v2)
+	panel = b.waitDeploy(t, c, id)
+	if got, _ := b.sandbox.LastBundle(deployment); !bytes.Equal(got, v2) {
+		t.Fatal("second deploy not uploaded")
+	}
+	rows := regexp.MustCompile(`data-testid="deploy-row" data-deploy-id="([^"]+)" data-status="live"`).FindAllStringSubmatch(panel, -1)
+	if len(rows) != 2 {
+		t.Fatalf("history shows %d live deploys, want 2", len(rows))
+	}
+	first := rows[1][1] // newest first
+	rb := webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/deploys/"+first+"/rollback", nil, "HX-Request", "true")
+	if rb.Status != http.StatusOK {
+		t.Fatalf("rollback = %d:\n%s", rb.Status, rb.Body)
+	}
+	panel = b.waitDeploy(t, c, id)
+	if got, _ := b.sandbox.LastBundle(deployment); !bytes.Equal(got, v1) {
+		t.Fatal("rollback did not redeploy the identical bytes of the first bundle")
+	}
+	if !strings.Contains(panel, ">rollback<") {
+		t.Error("history does not mark the rollback")
+	}
+	var bundles int
+	b.db.Get(&bundles, `SELECT count(*) FROM bundles`)
+	if bundles != 2 {
+		t.Errorf("%d bundles stored for 2 distinct uploads, want 2 (deduplicated)", bundles)
+	}
+	dash := webtest.Do(t, c, "GET", b.app.URL+"/", nil)
+	if !strings.Contains(dash.Body, `data-testid="app-deployed"`) {
+		t.Error("dashboard does not mark the app deployed")
+	}
+}
+
+func TestDeployRefusesBadBundlesAndSendsNothing(t *testing.T) {
+	t.Parallel()
+	b, c, id, _ := connectedApp(t, "grace", "hopper-labs")
+	symlink := func() []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		zw.Create("index.html")
+		h := &zip.FileHeader{Name: "link", Method: zip.Store}
+		h.SetMode(0o777 | 1<<27) // os.ModeSymlink
+		w, _ := zw.CreateHeader(h)
+		io.WriteString(w, "/etc/passwd")
+		zw.Close()
+		return buf.Bytes()
+	}()
+	bomb := func() []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		w, _ := zw.Create("index.html")
+		io.WriteString(w, "<h1>hi</h1>")
+		w, _ = zw.Create("zeros.bin")
+		zero := make([]byte, 1<<20)
+		for range 300 {
+			w.Write(zero)
+		}
+		zw.Close()
+		return buf.Bytes()
+	}()
+	cases := map[string]struct {
+		zip  []byte
+		want string
+	}{
+		"not a zip":     {[]byte("this is not a zip file"), "refused"},
+		"no index.html": {siteZip(t, map[string]string{"main.js": "x"}), "index.html"},
+		"dot dot":       {siteZip(t, map[string]string{"index.html": "x", "../evil.js": "x"}), "refused"},
+		"absolute path": {siteZip(t, map[string]string{"index.html": "x", "/etc/evil": "x"}), "refused"},
+		"symlink":       {symlink, "refused"},
+		"zip bomb":      {bomb, "refused"},
+	}
+	for name, tc := range cases {
+		res := b.upload(t, c, id, tc.zip)
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(res.Body, `data-testid="deploy-error"`) || !strings.Contains(res.Body, tc.want) {
+			t.Errorf("%s: %d, want 422 with a message:\n%.600s", name, res.Status, res.Body)
+		}
+	}
+	if n := b.hostingCalls.Load(); n != 0 {
+		t.Fatalf("%d refused bundles reached Convex hosting", n)
+	}
+	var deploys, bundles int
+	b.db.Get(&deploys, `SELECT count(*) FROM deploys`)
+	b.db.Get(&bundles, `SELECT count(*) FROM bundles`)
+	if deploys != 0 || bundles != 0 {
+		t.Fatalf("refused bundles left %d deploys and %d bundles", deploys, bundles)
+	}
+}
+
+func TestDeployTooBig(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "grace", withEnv("MAX_BUNDLE_BYTES", "1048576"))
+	id := b.createApp(t, c, "Big")
+	b.connect(t, c, id, "hopper-labs")
+	b.waitFinal(t, c, id, 5*time.Second)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "index.html", Method: zip.Store})
+	w.Write(bytes.Repeat([]byte("x"), 2<<20))
+	zw.Close()
+	res := b.upload(t, c, id, buf.Bytes())
+	if res.Status != http.StatusRequestEntityTooLarge || !strings.Contains(res.Body, "larger than 1 MB") {
+		t.Fatalf("too big = %d:\n%.500s", res.Status, res.Body)
+	}
+	if b.hostingCalls.Load() != 0 {
+		t.Fatal("a too-big bundle reached Convex hosting")
+	}
+}
+
+func TestDeployRetriesAfterA500(t *testing.T) {
+	t.Parallel()
+	b, c, id, deployment := connectedApp(t, "grace", "hopper-labs")
+	b.hostingFailures.Store(1)
+	site := goodSite(t, "retried")
+	b.upload(t, c, id, site)
+	panel := b.waitDeploy(t, c, id)
+	if !strings.Contains(panel, `data-testid="deploy-steps" data-status="live"`) {
+		t.Fatalf("deploy after one 500 is not live:\n%s", panel)
+	}
+	if got, _ := b.sandbox.LastBundle(deployment); !bytes.Equal(got, site) || b.hostingCalls.Load() != 2 {
+		t.Fatalf("want the identical bytes after exactly 2 calls, got %d calls", b.hostingCalls.Load())
+	}
+}
+
+func TestPruningKeepsFiveBundles(t *testing.T) {
+	t.Parallel()
+	b, c, id, _ := connectedApp(t, "grace", "hopper-labs")
+	for i := range 7 {
+		b.upload(t, c, id, goodSite(t, fmt.Sprintf("version %d", i)))
+		b.waitDeploy(t, c, id)
+	}
+	var bundles, deploys int
+	b.db.Get(&bundles, `SELECT count(*) FROM bundles`)
+	b.db.Get(&deploys, `SELECT count(*) FROM deploys`)
+	if bundles != 5 || deploys != 7 {
+		t.Fatalf("%d bundles and %d deploys, want 5 kept and all 7 in the history", bundles, deploys)
+	}
+	panel := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id+"/deploys", nil, "HX-Request", "true")
+	if n := strings.Count(panel.Body, `data-testid="rollback"`); n != 4 {
+		t.Errorf("%d rollback buttons, want 4 (5 kept bundles less the live one)", n)
+	}
+	oldest := regexp.MustCompile(`data-testid="deploy-row" data-deploy-id="([^"]+)"`).FindAllStringSubmatch(panel.Body, -1)
+	res := webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/deploys/"+oldest[len(oldest)-1][1]+"/rollback", nil, "HX-Request", "true")
+	if res.Status != http.StatusGone || !strings.Contains(res.Body, "no longer kept") {
+		t.Fatalf("rollback to a pruned bundle = %d", res.Status)
+	}
+}
+
+func TestAnotherUsersDeploysAreNotFound(t *testing.T) {
+	t.Parallel()
+	b, grace, id, _ := connectedApp(t, "grace", "hopper-labs")
+	b.upload(t, grace, id, goodSite(t, "mine"))
+	panel := b.waitDeploy(t, grace, id)
+	deployID := regexp.MustCompile(`data-deploy-id="([^"]+)"`).FindStringSubmatch(panel)[1]
+
+	ada := webtest.Browser(t)
+	b.login(t, ada, "ada")
+	for _, rt := range []struct{ method, path string }{
+		{"GET", "/apps/" + id + "/deploys"},
+		{"POST", "/apps/" + id + "/deploys/" + deployID + "/rollback"},
+		{"POST", "/apps/" + id + "/deploys/not-a-uuid/rollback"},
+	} {
+		if res := webtest.Do(t, ada, rt.method, b.app.URL+rt.path, url.Values{}); res.Status != http.StatusNotFound {
+			t.Errorf("%s %s as another user = %d", rt.method, rt.path, res.Status)
+		}
+	}
+	if res := b.upload(t, ada, id, goodSite(t, "theirs")); res.Status != http.StatusNotFound {
+		t.Errorf("upload to another user's app = %d", res.Status)
+	}
+}

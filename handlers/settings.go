@@ -1,0 +1,70 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"chefdeploy/models"
+	"chefdeploy/views"
+)
+
+// settings lists the user's API tokens.
+func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	s.renderSettings(w, r, sess, http.StatusOK, views.SettingsView{})
+}
+
+func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, sess *models.SessionWithUser, status int, v views.SettingsView) {
+	tokens, err := models.APITokensOf(r.Context(), s.db, sess.UserID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, t := range tokens {
+		item := views.TokenItem{ID: t.ID, Name: t.Name, Prefix: t.Prefix, CreatedAt: t.CreatedAt, Revoked: t.RevokedAt.Valid}
+		if t.LastUsedAt.Valid {
+			item.LastUsed = &t.LastUsedAt.Time
+		}
+		v.Tokens = append(v.Tokens, item)
+	}
+	s.render(w, r, status, "Settings", views.Settings(v))
+}
+
+// settingsTokenCreate makes an API token and shows it once.
+func (s *Server) settingsTokenCreate(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	name := strings.Join(strings.Fields(r.PostFormValue("name")), " ")
+	if name == "" || utf8.RuneCountInString(name) > 60 || !utf8.ValidString(name) {
+		s.renderSettings(w, r, sess, http.StatusUnprocessableEntity, views.SettingsView{FormError: "Name the token (up to 60 characters), e.g. after what will use it."})
+		return
+	}
+	token, t, err := models.CreateAPIToken(r.Context(), s.db, sess.UserID, name)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	models.RecordEvent(r.Context(), s.db, sess.UserID, "", models.EventTokenCreated, t.Name+" ("+t.Prefix+"…)")
+	s.renderSettings(w, r, sess, http.StatusOK, views.SettingsView{NewToken: token})
+}
+
+// settingsTokenRevoke ends one of the user's API tokens.
+func (s *Server) settingsTokenRevoke(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	t, err := models.RevokeAPIToken(r.Context(), s.db, sess.UserID, r.PathValue("token"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	models.RecordEvent(r.Context(), s.db, sess.UserID, "", models.EventTokenRevoked, t.Name+" ("+t.Prefix+"…)")
+	s.renderSettings(w, r, sess, http.StatusOK, views.SettingsView{Notice: "Revoked “" + t.Name + "”."})
+}

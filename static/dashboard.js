@@ -1,0 +1,25 @@
+// The embedded Convex dashboard asks its parent page for credentials. We
+// answer only a request that comes from the dashboard frame itself, at the
+// dashboard's origin, and send the answer only to that origin — never "*".
+(function () {
+  "use strict";
+  var frame = document.getElementById("convex-dashboard");
+  if (!frame) return;
+  var origin = frame.getAttribute("data-dashboard-origin");
+  var credentialsURL = frame.getAttribute("data-credentials-url");
+  window.addEventListener("message", function (event) {
+    if (event.origin !== origin || event.source !== frame.contentWindow) return;
+    if (!event.data || event.data.type !== "dashboard-credentials-request") return;
+    fetch(credentialsURL, { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (creds) {
+        if (!creds || !frame.contentWindow) return;
+        frame.contentWindow.postMessage({
+          type: "dashboard-credentials",
+          adminKey: creds.adminKey,
+          deploymentUrl: creds.deploymentUrl,
+          deploymentName: creds.deploymentName,
+        }, origin);
+      });
+  });
+})();

@@ -1,0 +1,99 @@
+package views
+
+import (
+	"fmt"
+	"time"
+)
+
+// DeploysView is the deploy panel of a connected app.
+type DeploysView struct {
+	AppID   string
+	SiteURL string
+	MaxMB   int64
+	Deploys []DeployItem
+	// Message is the outcome of the last action; Error tells how to show it.
+	Message string
+	Error   bool
+}
+
+// URL is the panel's own address (and where the form posts).
+func (v DeploysView) URL() string { return "/apps/" + v.AppID + "/deploys" }
+
+// Polling is true while a deploy is uploading.
+func (v DeploysView) Polling() bool {
+	return len(v.Deploys) > 0 && v.Deploys[0].Status == "uploading"
+}
+
+// Latest is the newest deploy, if any.
+func (v DeploysView) Latest() (DeployItem, bool) {
+	if len(v.Deploys) == 0 {
+		return DeployItem{}, false
+	}
+	return v.Deploys[0], true
+}
+
+// DeployItem is one row of the deploy history.
+type DeployItem struct {
+	ID          string
+	AppID       string
+	Status      string
+	Error       string
+	By          string
+	At          time.Time
+	Bytes       int64
+	Files       int
+	Duration    time.Duration
+	SiteURL     string
+	Rollback    bool
+	CanRollBack bool
+}
+
+// When is the deploy's time for people.
+func (d DeployItem) When() string { return d.At.UTC().Format("2006-01-02 15:04 UTC") }
+
+// Size is the bundle size for people.
+func (d DeployItem) Size() string { return humanBytes(d.Bytes) }
+
+// Took is the deploy's duration for people.
+func (d DeployItem) Took() string {
+	if d.Duration < time.Second {
+		return fmt.Sprintf("%d ms", d.Duration.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Duration.Seconds())
+}
+
+// RollbackURL redeploys this deploy's bundle.
+func (d DeployItem) RollbackURL() string { return "/apps/" + d.AppID + "/deploys/" + d.ID + "/rollback" }
+
+// StatusClasses colour the status badge.
+func (d DeployItem) StatusClasses() string {
+	base := "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset "
+	switch d.Status {
+	case "live":
+		return base + "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
+	case "failed":
+		return base + "bg-red-50 text-red-700 ring-red-600/20"
+	}
+	return base + "bg-sky-50 text-sky-700 ring-sky-600/20"
+}
+
+// Steps are the deploy's progress: validating, uploading, live or failed.
+func (d DeployItem) Steps() []Step {
+	switch d.Status {
+	case "live":
+		return []Step{{"Validated", "done"}, {"Uploaded", "done"}, {"Live", "done"}}
+	case "failed":
+		return []Step{{"Validated", "done"}, {"Upload failed", "failed"}}
+	}
+	return []Step{{"Validated", "done"}, {"Uploading to Convex hosting", "active"}, {"Live", "pending"}}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
