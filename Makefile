@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEVDB := scripts/devdb.sh
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
 
-.PHONY: run test bench test-browser generate check-generated lint build
+.PHONY: run test test-js fuzz bench test-browser generate check-generated lint build
 
 ## run: the product on http://127.0.0.1:8080 with the built-in Convex sandbox (unless PROVISION_HOST is set)
 run:
@@ -17,10 +17,20 @@ test:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
 	DATABASE_URL="$$url" go test -race -count=1 ./...
 
-## bench: status polling at 1,000 concurrent clients and Connect → connected, numbers printed (README, Performance)
+## test-js: the browser scripts' own tests (Node.js's test runner)
+test-js:
+	node --test static/
+
+## fuzz: the bundle validator under the fuzzer for FUZZTIME (default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	go test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./bundle
+	go test -run '^$$' -fuzz FuzzEntryChecks -fuzztime $(FUZZTIME) ./bundle
+
+## bench: status polling at 1,000 concurrent clients, Connect → connected, a 50 MB deploy and /support with 100,000 apps, numbers printed (README, Performance)
 bench:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
-	DATABASE_URL="$$url" go test -run '^$$' -bench 'StatusPolling|ConnectToConnected' -benchtime=1x -count=1 ./handlers
+	DATABASE_URL="$$url" go test -run '^$$' -bench 'StatusPolling|ConnectToConnected|Deploy50MB|SupportPage' -benchtime=1x -count=1 ./handlers
 
 ## test-browser: the connect flow in a real headless Chromium (installs Debian's chromium when missing)
 test-browser:

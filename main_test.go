@@ -185,3 +185,42 @@ func sandboxToken(t *testing.T, env map[string]string) string {
 	}
 	return token.AccessToken
 }
+
+func TestRolesCommand(t *testing.T) {
+	t.Parallel()
+	db, dbURL := dbtest.New(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "DATA_DIR": t.TempDir()}
+	roles := func(args ...string) (string, error) {
+		var out strings.Builder
+		err := run(context.Background(), append([]string{"roles"}, args...), func(k string) string { return env[k] }, &out)
+		return out.String(), err
+	}
+	if _, err := roles("grant", "support", "grace@example.com"); err == nil || !strings.Contains(err.Error(), "has signed in yet") {
+		t.Fatalf("grant to an unknown email: %v", err)
+	}
+	if _, err := db.Exec(`INSERT INTO users (convex_id, name, email) VALUES ('g', 'Grace Hopper', 'grace@example.com')`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := roles("grant", "support", "Grace@Example.com"); err != nil || !strings.Contains(out, "support granted") {
+		t.Fatalf("grant: %q %v", out, err)
+	}
+	if out, _ := roles("list"); !strings.Contains(out, "grace@example.com") || !strings.Contains(out, "granted by the CLI") {
+		t.Fatalf("list after grant: %q", out)
+	}
+	if out, err := roles("revoke", "support", "grace@example.com"); err != nil || !strings.Contains(out, "support revoked") {
+		t.Fatalf("revoke: %q %v", out, err)
+	}
+	if out, _ := roles("list"); strings.Contains(out, "grace@example.com") {
+		t.Fatalf("list after revoke: %q", out)
+	}
+	for _, bad := range [][]string{{}, {"grant", "admin", "x@y"}, {"grant", "support"}} {
+		if _, err := roles(bad...); err == nil || !strings.Contains(err.Error(), "usage") {
+			t.Errorf("roles %v: %v, want the usage line", bad, err)
+		}
+	}
+	var events []string
+	db.Select(&events, `SELECT kind FROM events ORDER BY id`)
+	if strings.Join(events, ",") != "role_granted,role_revoked" {
+		t.Fatalf("events = %v", events)
+	}
+}

@@ -1,0 +1,73 @@
+// Tests of dashboard.js, the parent side of the embedded dashboard's
+// credential handshake: run with `node --test static/` (make test-js).
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert");
+const fs = require("node:fs");
+const path = require("node:path");
+const vm = require("node:vm");
+
+const source = fs.readFileSync(path.join(__dirname, "dashboard.js"), "utf8");
+const ORIGIN = "https://dashboard.example";
+
+// load runs dashboard.js against a fake page with one dashboard frame.
+function load() {
+  const posted = [];
+  const fetched = [];
+  const frameWindow = { postMessage: (msg, target) => posted.push({ msg, target }) };
+  const frame = {
+    contentWindow: frameWindow,
+    getAttribute: (name) => ({
+      "data-dashboard-origin": ORIGIN,
+      "data-credentials-url": "/apps/a1/dashboard/credentials",
+    })[name],
+  };
+  let onMessage = null;
+  const context = {
+    document: { getElementById: (id) => (id === "convex-dashboard" ? frame : null) },
+    window: { addEventListener: (type, fn) => { if (type === "message") onMessage = fn; } },
+    fetch: (url, opts) => {
+      fetched.push({ url, opts });
+      return Promise.resolve({
+        ok: true,
+        json: () => Promise.resolve({ adminKey: "project:t:p|secret", deploymentUrl: "https://d.example", deploymentName: "d" }),
+      });
+    },
+  };
+  vm.runInNewContext(source, context);
+  const send = async (event) => {
+    onMessage(event);
+    await new Promise((r) => setImmediate(r));
+  };
+  return { send, posted, fetched, frameWindow };
+}
+
+test("answers the frame's request, to the dashboard origin only", async () => {
+  const page = load();
+  await page.send({ origin: ORIGIN, source: page.frameWindow, data: { type: "dashboard-credentials-request" } });
+  assert.strictEqual(page.fetched.length, 1);
+  assert.strictEqual(page.fetched[0].opts.method, "POST");
+  assert.strictEqual(page.posted.length, 1);
+  assert.strictEqual(page.posted[0].target, ORIGIN);
+  assert.strictEqual(page.posted[0].msg.type, "dashboard-credentials");
+  assert.strictEqual(page.posted[0].msg.adminKey, "project:t:p|secret");
+});
+
+test("ignores requests from another origin, another window or of another type", async () => {
+  const cases = [
+    (p) => ({ origin: "https://evil.example", source: p.frameWindow, data: { type: "dashboard-credentials-request" } }),
+    (p) => ({ origin: ORIGIN, source: {}, data: { type: "dashboard-credentials-request" } }),
+    (p) => ({ origin: ORIGIN, source: p.frameWindow, data: { type: "something-else" } }),
+    (p) => ({ origin: ORIGIN, source: p.frameWindow, data: null }),
+  ];
+  for (const make of cases) {
+    const page = load();
+    await page.send(make(page));
+    assert.strictEqual(page.fetched.length, 0);
+    assert.strictEqual(page.posted.length, 0);
+  }
+});
+
+test("never posts to a wildcard origin", () => {
+  assert.ok(!/postMessage\([^)]*["']\*["']/.test(source), "dashboard.js posts to '*'");
+});
