@@ -63,7 +63,9 @@ func (d DeployItem) Took() string {
 }
 
 // RollbackURL redeploys this deploy's bundle.
-func (d DeployItem) RollbackURL() string { return "/apps/" + d.AppID + "/deploys/" + d.ID + "/rollback" }
+func (d DeployItem) RollbackURL() string {
+	return "/apps/" + d.AppID + "/deploys/" + d.ID + "/rollback"
+}
 
 // StatusClasses colour the status badge.
 func (d DeployItem) StatusClasses() string {
