@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/jmoiron/sqlx"
 
 	"chefdeploy/models/dbtest"
 )
@@ -29,40 +32,18 @@ const chromiumPath = "/usr/bin/chromium"
 // without a CSP violation or a JavaScript error in the console.
 func TestBrowserConnectFlow(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("no Chromium at %s (%v): run `make test-browser`, which installs Debian's chromium package", chromiumPath, err)
-	}
-	_, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
-	base := "http://" + addr
-	out := &syncBuffer{}
-	stop := start(t, env, out)
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("graceful shutdown: %v", err)
-		}
-	})
-	b := newBrowser(t, out)
+	p := startProduct(t)
+	b := newBrowser(t, p.out, time.Now().Add(60*time.Second))
 
 	// Sign in: landing page → the sandbox's sign-in page → the dashboard.
-	b.do("log in as Ada", 20*time.Second,
-		chromedp.Navigate(base+"/"),
-		chromedp.Click(chromedp.CSS(`[data-testid=login]`), chromedp.NodeVisible),
-		chromedp.Click(chromedp.CSS(`[data-testid=sandbox-user-ada]`), chromedp.NodeVisible),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=dashboard]`)),
-	)
+	b.login(p.base, "ada")
 	if dash := value(b, "read the dashboard", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=dashboard]`))); !strings.Contains(dash, "Ada Lovelace") {
 		b.fatalf("the dashboard does not show Ada's name: %q", dash)
 	}
 
 	// Create an app; the form posts and redirects to the app's page.
 	const appName = "Browser Tic Tac Toe"
-	b.do("create an app", 20*time.Second,
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=new-app-name]`), appName, chromedp.NodeVisible),
-		chromedp.Click(chromedp.CSS(`[data-testid=create-app]`), chromedp.NodeVisible),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=app-page]`)),
-	)
+	b.createApp(p.base, appName)
 	if name := value(b, "read the app's name", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=app-name]`))); strings.TrimSpace(name) != appName {
 		b.fatalf("app page is for %q, want %q", name, appName)
 	}
@@ -124,6 +105,89 @@ func TestBrowserConnectFlow(t *testing.T) {
 	if !b.eval(`window.__marker === 1`) {
 		b.fatalf("the page reloaded during the flow (window.__marker is gone)")
 	}
+	b.assertCleanConsole()
+}
+
+// product is one running chefdeploy in sandbox mode, on its own database.
+type product struct {
+	base string      // http://127.0.0.1:port
+	db   *sqlx.DB    // the product's database, for what a page cannot show
+	out  *syncBuffer // what the server logged
+}
+
+// startProduct runs `chefdeploy serve` the way `make run` does (the sandbox
+// mounted at /sandbox) on a fresh database, and stops it when the test ends.
+func startProduct(t *testing.T) product {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("no Chromium at %s (%v): run `make test-browser`, which installs Debian's chromium package", chromiumPath, err)
+	}
+	db, dbURL := dbtest.New(t)
+	addr := freeAddr(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
+	out := &syncBuffer{}
+	stop := start(t, env, out)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("graceful shutdown: %v", err)
+		}
+	})
+	return product{base: "http://" + addr, db: db, out: out}
+}
+
+// login signs in from the landing page through the sandbox's sign-in page,
+// as the sandbox user with that key (ada, grace, sam), and waits for the
+// dashboard.
+func (b *browser) login(base, user string) {
+	b.t.Helper()
+	b.do("log in as "+user, 20*time.Second,
+		chromedp.Navigate(base+"/"),
+		chromedp.Click(chromedp.CSS(`[data-testid=login]`), chromedp.NodeVisible),
+		chromedp.Click(chromedp.CSS(`[data-testid=sandbox-user-`+user+`]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=dashboard]`)),
+	)
+}
+
+// createApp creates an app from the dashboard's form and returns its id once
+// its page shows.
+func (b *browser) createApp(base, name string) (appID string) {
+	b.t.Helper()
+	b.do("create the app "+name, 20*time.Second,
+		chromedp.Navigate(base+"/"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=new-app-name]`), name, chromedp.NodeVisible),
+		chromedp.Click(chromedp.CSS(`[data-testid=create-app]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=app-page]`)),
+	)
+	id := value(b, "read the app's id", 5*time.Second, chromedp.Evaluate[string](
+		`document.querySelector('[data-testid=app-page]').dataset.appId`))
+	if id == "" {
+		b.fatalf("the app page of %s has no data-app-id", name)
+	}
+	return id
+}
+
+// connect picks team in the app page's team selector, clicks Connect and
+// waits until the connection panel reaches the final state want
+// ("connected" or "failed").
+func (b *browser) connect(team, want string) {
+	b.t.Helper()
+	b.do("wait for the team selector", 15*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=team-select]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=connect-button]`)),
+	)
+	b.do("choose the team "+team, 5*time.Second,
+		chromedp.SetValue(chromedp.CSS(`[data-testid=team-select]`), team),
+		chromedp.WaitEnabled(chromedp.CSS(`[data-testid=connect-button]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid=connect-button]`)),
+	)
+	b.waitFor("the "+want+" state after connecting to "+team, 20*time.Second,
+		`!!document.querySelector('[data-testid=connection][data-state=`+want+`]')`)
+}
+
+// assertCleanConsole fails the test when the console reported a CSP
+// violation, an exception or an error.
+func (b *browser) assertCleanConsole() {
+	b.t.Helper()
 	if problems := b.consoleProblems(); len(problems) > 0 {
 		b.fatalf("the browser console reported problems:\n%s", strings.Join(problems, "\n"))
 	}
@@ -136,6 +200,7 @@ type browser struct {
 	ctx       context.Context
 	serverOut *syncBuffer
 	chromeOut *syncBuffer
+	deadline  time.Time // when the whole browser is stopped
 
 	mu       sync.Mutex
 	problems []string // exceptions, console errors, error and security log entries
@@ -143,10 +208,10 @@ type browser struct {
 
 // newBrowser starts Chromium with the flags this machine needs (without the
 // background-networking ones its connections are refused) in a fresh profile.
-// The whole browser lives at most two minutes.
-func newBrowser(t *testing.T, serverOut *syncBuffer) *browser {
+// The whole browser lives until deadline at most.
+func newBrowser(t *testing.T, serverOut *syncBuffer, deadline time.Time) *browser {
 	t.Helper()
-	b := &browser{t: t, serverOut: serverOut, chromeOut: &syncBuffer{}}
+	b := &browser{t: t, serverOut: serverOut, chromeOut: &syncBuffer{}, deadline: deadline}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -161,7 +226,7 @@ func newBrowser(t *testing.T, serverOut *syncBuffer) *browser {
 		chromedp.WindowSize(1280, 1000),
 		chromedp.CombinedOutput(b.chromeOut),
 	)
-	bounded, cancelBounded := context.WithTimeout(context.Background(), 2*time.Minute)
+	bounded, cancelBounded := context.WithDeadline(context.Background(), deadline)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(bounded, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithListener(b.watch))
 	// Runs before t.TempDir's removal, so Chromium has left the profile.
@@ -236,6 +301,29 @@ func (b *browser) consoleProblems() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.problems...)
+}
+
+// expectConsole removes from the console's problems the one entry a step
+// caused on purpose (such as the network error Chromium logs for a page
+// answered with 403), and fails the test when it is not reported within 2 s.
+func (b *browser) expectConsole(entry string) {
+	b.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		b.mu.Lock()
+		i := slices.Index(b.problems, entry)
+		if i >= 0 {
+			b.problems = slices.Delete(b.problems, i, i+1)
+		}
+		b.mu.Unlock()
+		if i >= 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.fatalf("the console did not report the expected %q", entry)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // do runs the actions of one step within limit, and fails the test with the
@@ -328,11 +416,20 @@ func (b *browser) fatalf(format string, args ...any) {
 		html = "(could not read the page: " + err.Error() + ")"
 	}
 	if errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
-		html += "\n(the browser's two-minute limit ran out)"
+		html += fmt.Sprintf("\n(the browser's time limit ran out at %s)", b.deadline.Format(time.TimeOnly))
 	}
 	b.t.Fatalf("%s\n\n== page %s\n%s\n\n== console problems\n%s\n\n== server log (tail)\n%s",
 		fmt.Sprintf(format, args...), url, html,
 		strings.Join(b.consoleProblems(), "\n"), tail(b.serverOut.String(), 40))
+}
+
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string {
+	lit, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(lit)
 }
 
 // tail is the last n lines of s.

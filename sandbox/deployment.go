@@ -179,7 +179,13 @@ const embedScript = `(function () {
       status.setAttribute("data-signed-in", res.ok ? "true" : "false");
     });
   });
-  window.parent.postMessage({ type: "dashboard-credentials-request" }, "*");
+  // Ask until answered (a parent may start listening late), for a while.
+  var tries = 0;
+  (function ask() {
+    if (status.getAttribute("data-signed-in") || tries++ >= 20) return;
+    window.parent.postMessage({ type: "dashboard-credentials-request" }, "*");
+    setTimeout(ask, 500);
+  })();
 })();
 `
 

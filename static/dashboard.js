@@ -22,4 +22,7 @@
         }, origin);
       });
   });
+  // Only now, with the listener in place, is the frame loaded: a frame that
+  // loaded first could ask before anyone listened.
+  if (frame.getAttribute("data-src")) frame.src = frame.getAttribute("data-src");
 })();

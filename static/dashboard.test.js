@@ -20,6 +20,7 @@ function load() {
     getAttribute: (name) => ({
       "data-dashboard-origin": ORIGIN,
       "data-credentials-url": "/apps/a1/dashboard/credentials",
+      "data-src": ORIGIN + "/d/d?embedded=true",
     })[name],
   };
   let onMessage = null;
@@ -35,11 +36,13 @@ function load() {
     },
   };
   vm.runInNewContext(source, context);
+  assert.ok(onMessage, "no message listener");
+  assert.strictEqual(frame.src, ORIGIN + "/d/d?embedded=true", "the frame is not loaded");
   const send = async (event) => {
     onMessage(event);
     await new Promise((r) => setImmediate(r));
   };
-  return { send, posted, fetched, frameWindow };
+  return { send, posted, fetched, frameWindow, frame };
 }
 
 test("answers the frame's request, to the dashboard origin only", async () => {
