@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	statuses := models.NewStatusCache(db, logger)
+	sessions := models.NewSessionCache(db, logger)
 	deps := handlers.Deps{
 		Config:   cfg,
 		DB:       db,
@@ -90,6 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Convex:   convexClient,
 		Jobs:     jobClient,
 		Statuses: statuses,
+		Sessions: sessions,
 	}
 	if cfg.Sandbox {
 		sb, err := sandbox.New(sandbox.Options{
@@ -122,6 +124,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	go func() {
 		if err := statuses.Run(background, cfg.DatabaseURL); err != nil {
 			logger.Error("status cache listener stopped", "err", err)
+		}
+	}()
+	go func() {
+		if err := sessions.Run(background, cfg.DatabaseURL); err != nil {
+			logger.Error("session cache listener stopped", "err", err)
 		}
 	}()
 	if err := jobClient.Start(background); err != nil {

@@ -278,10 +278,17 @@ func TestMalformedAnswerLeaksNoProject(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The attempt is marked once the delete answered: wait for that too.
 	var status string
-	b.db.Get(&status, `SELECT status FROM project_attempts WHERE app_id = $1`, id)
-	if status != "deleted" {
-		t.Fatalf("attempt status %q, want deleted", status)
+	for {
+		b.db.Get(&status, `SELECT status FROM project_attempts WHERE app_id = $1`, id)
+		if status == "deleted" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempt status %q, want deleted", status)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

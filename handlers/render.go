@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/a-h/templ"
 
@@ -39,8 +40,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, titl
 	if !isFragmentRequest(r) {
 		component = layoutAround(s.page(r, title), content)
 	}
-	var buf bytes.Buffer
-	if err := component.Render(r.Context(), &buf); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer putRenderBuffer(buf)
+	if err := component.Render(r.Context(), buf); err != nil {
 		s.log.Error("render failed", "request_id", RequestID(r.Context()), "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
@@ -51,6 +54,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, titl
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// renderBuffers are reused: growing a fresh buffer to a page's size costs
+// more than the rest of rendering the status fragment most browsers poll.
+// A buffer goes back only after its bytes were written, which copies them.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putRenderBuffer(buf *bytes.Buffer) {
+	// An unusually large page does not keep its memory.
+	if buf.Cap() <= 256<<10 {
+		renderBuffers.Put(buf)
+	}
 }
 
 func layoutAround(p views.Page, content templ.Component) templ.Component {

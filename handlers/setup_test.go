@@ -65,6 +65,7 @@ type bundle struct {
 	hostingCalls atomic.Int32
 	jobs         *jobs.Client
 	statuses     *models.StatusCache
+	sessions     *models.SessionCache
 	convex       *convex.Client
 }
 
@@ -154,8 +155,10 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	b.statuses = models.NewStatusCache(db, b.logger())
+	b.sessions = models.NewSessionCache(db, b.logger())
 	go b.statuses.Run(ctx, dbURL)
-	for !b.statuses.Listening() {
+	go b.sessions.Run(ctx, dbURL)
+	for !b.statuses.Listening() || !b.sessions.Listening() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.jobs = b.startWorker(t, o.hooks, !o.noWorker)
@@ -207,6 +210,7 @@ func (b *bundle) newHandler(cfg *config.Config) http.Handler {
 		Logger:   b.logger(),
 		Jobs:     b.jobs,
 		Statuses: b.statuses,
+		Sessions: b.sessions,
 	}).Routes()
 }
 
