@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,16 @@ func TestAuditTrail(t *testing.T) {
 	b.db.Get(&anonymous, `SELECT count(*) FROM events WHERE actor_id IS NULL AND kind IN ('app_created', 'deploy_started', 'rollback', 'support_marked_failed')`)
 	if anonymous != 0 {
 		t.Errorf("%d user actions recorded without their actor", anonymous)
+	}
+	// Support sees the whole trail, events without an app included.
+	trail := webtest.Do(t, sam, "GET", b.app.URL+"/support/events", nil)
+	for _, kind := range []string{"login", "logout", "api_token_created", "role_granted", "deploy_failed"} {
+		if !strings.Contains(trail.Body, `data-kind="`+kind+`"`) {
+			t.Errorf("the support trail lacks %s", kind)
+		}
+	}
+	if res := webtest.Do(t, sam, "GET", b.app.URL+"/support/events?before=x", nil); res.Status != http.StatusUnprocessableEntity {
+		t.Errorf("a bad page link = %d, want 422", res.Status)
 	}
 	if res := webtest.Do(t, ada, "GET", b.app.URL+"/", nil); res.Status != http.StatusOK {
 		t.Fatal("home after logout")

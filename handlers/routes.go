@@ -42,6 +42,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /api/usage", s.apiUsage)
 
 	mux.Handle("GET /support", s.supportOnly(s.supportList))
+	mux.Handle("GET /support/events", s.supportOnly(s.supportEvents))
 	mux.Handle("GET /support/apps/{id}", s.supportOnly(s.supportApp))
 	mux.Handle("POST /support/apps/{id}/fail", s.supportOnly(s.supportFail))
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"chefdeploy/models"
@@ -117,4 +118,32 @@ func (s *Server) supportFail(w http.ResponseWriter, r *http.Request) {
 	s.statuses.Invalidate(row.AppID)
 	models.RecordEvent(r.Context(), s.db, sess.UserID, row.AppID, models.EventSupportFailed, note)
 	s.renderSupportApp(w, r, http.StatusOK, "Marked failed. The owner now sees your note.", "", false)
+}
+
+// supportEventsPageSize is how many events one page of the trail shows.
+const supportEventsPageSize = 100
+
+// supportEvents is the whole audit trail, newest first.
+func (s *Server) supportEvents(w http.ResponseWriter, r *http.Request) {
+	before, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	if err != nil && r.URL.Query().Get("before") != "" {
+		s.renderError(w, r, models.Errorf(models.EINVALID, "That page link is not valid."))
+		return
+	}
+	events, err := models.RecentEvents(r.Context(), s.db, before, supportEventsPageSize)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := views.SupportEventsView{}
+	for _, e := range events {
+		v.Events = append(v.Events, views.AuditItem{
+			EventItem: views.EventItem{Kind: e.Kind, Detail: e.Detail, At: e.CreatedAt, Actor: e.ActorEmail.String},
+			AppID:     e.AppID.String,
+		})
+	}
+	if len(events) == supportEventsPageSize {
+		v.Before = events[len(events)-1].ID
+	}
+	s.render(w, r, http.StatusOK, "Audit trail", views.SupportEvents(v))
 }

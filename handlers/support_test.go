@@ -19,6 +19,7 @@ func TestSupportRoutesNeedTheRole(t *testing.T) {
 	id := b.createApp(t, ada, "Some App")
 	routes := []struct{ method, path string }{
 		{"GET", "/support"},
+		{"GET", "/support/events"},
 		{"GET", "/support/apps/" + id},
 		{"POST", "/support/apps/" + id + "/fail"},
 	}

@@ -63,3 +63,17 @@ func AppEvents(ctx context.Context, db sqlx.ExtContext, appID string, limit int)
 		 WHERE e.app_id = $1 ORDER BY e.id DESC LIMIT $2`, appID, limit)
 	return es, err
 }
+
+// RecentEvents returns the whole trail, newest first, a page at a time:
+// events with an id below before (0 for the first page).
+func RecentEvents(ctx context.Context, db sqlx.QueryerContext, before int64, limit int) ([]Event, error) {
+	var es []Event
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	err := sqlx.SelectContext(ctx, db, &es, `
+		SELECT e.id, e.actor_id, e.app_id, e.kind, e.detail, e.created_at, u.email AS actor_email
+		  FROM events e LEFT JOIN users u ON u.id = e.actor_id
+		 WHERE e.id < $1 ORDER BY e.id DESC LIMIT $2`, before, limit)
+	return es, err
+}

@@ -280,6 +280,12 @@ func (e EventItem) Label() string {
 		"env_var_changed":       "Environment variable changed",
 		"support_viewed_app":    "Viewed by support",
 		"support_marked_failed": "Marked failed by support",
+		"login":                 "Signed in",
+		"logout":                "Signed out",
+		"api_token_created":     "API token created",
+		"api_token_revoked":     "API token revoked",
+		"role_granted":          "Role granted",
+		"role_revoked":          "Role revoked",
 	}
 	if l, ok := labels[e.Kind]; ok {
 		return l
