@@ -94,7 +94,9 @@ type SupportEventsView struct {
 }
 
 // NextURL is the next (older) page.
-func (v SupportEventsView) NextURL() string { return fmt.Sprintf("/support/events?before=%d", v.Before) }
+func (v SupportEventsView) NextURL() string {
+	return fmt.Sprintf("/support/events?before=%d", v.Before)
+}
 
 // AuditItem is one event of the trail with the app it concerns.
 type AuditItem struct {
