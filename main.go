@@ -3,6 +3,7 @@
 //	chefdeploy [serve]   run the web server (the default)
 //	chefdeploy migrate   apply the database migrations and exit
 //	chefdeploy roles grant|revoke support EMAIL, chefdeploy roles list
+//	chefdeploy credentials reseal   re-seal stored secrets with the first CREDENTIALS_KEY
 package main
 
 import (
@@ -45,8 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if len(args) > 0 {
 		command = args[0]
 	}
-	if command != "serve" && command != "migrate" && command != "roles" {
-		return fmt.Errorf("unknown command %q (want serve, migrate or roles)", command)
+	if command != "serve" && command != "migrate" && command != "roles" && command != "credentials" {
+		return fmt.Errorf("unknown command %q (want serve, migrate, roles or credentials)", command)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -68,6 +69,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	case "roles":
 		return runRoles(ctx, db, args[1:], stdout)
+	case "credentials":
+		if len(args) != 2 || args[1] != "reseal" {
+			return fmt.Errorf("usage: chefdeploy credentials reseal")
+		}
+		counts, err := models.ResealCredentials(ctx, db, cfg.Credentials)
+		if err != nil {
+			return fmt.Errorf("resealing: %w", err)
+		}
+		fmt.Fprintf(stdout, "resealed with key %s: %d user tokens, %d session tokens, %d deploy keys\n",
+			cfg.Credentials.ActiveKeyID(), counts.Users, counts.Sessions, counts.Connections)
+		return nil
 	}
 
 	registry := prometheus.NewRegistry()

@@ -14,7 +14,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"chefdeploy/config"
+	"chefdeploy/credentials"
 	"chefdeploy/handlers/webtest"
+	"chefdeploy/models"
 	"chefdeploy/models/dbtest"
 )
 
@@ -222,5 +224,56 @@ func TestRolesCommand(t *testing.T) {
 	db.Select(&events, `SELECT kind FROM events ORDER BY id`)
 	if strings.Join(events, ",") != "role_granted,role_revoked" {
 		t.Fatalf("events = %v", events)
+	}
+}
+
+// Rotating CREDENTIALS_KEY: with the new key first, `credentials reseal`
+// moves every stored secret to it, after which the old key can go.
+func TestCredentialsReseal(t *testing.T) {
+	t.Parallel()
+	db, dbURL := dbtest.New(t)
+	ctx := context.Background()
+	oldSpec, newSpec := credentials.GenerateSpec("old"), credentials.GenerateSpec("new")
+	oldRing, _ := credentials.ParseKeyring(oldSpec)
+
+	u, _ := models.UpsertUser(ctx, db, "1", "Ada", "ada@example.com")
+	userToken, _ := oldRing.SealString("team:acme|user-token", models.UserTokenPurpose(u.ID))
+	models.SetUserToken(ctx, db, u.ID, userToken)
+	sessionToken, _ := oldRing.SealString("team:acme|session-token", models.SessionTokenPurpose(models.HashSessionID("sid")))
+	models.CreateSession(ctx, db, "sid", u.ID, sessionToken)
+	app, _ := models.CreateApp(ctx, db, u.ID, "App")
+	tx, _ := db.BeginTxx(ctx, nil)
+	c, _, _ := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
+	tx.Commit()
+	deployKey, _ := oldRing.SealString("project:acme:app|deploy", models.DeployKeyPurpose(app.ID))
+	models.CompleteConnection(ctx, db, app.ID, c.Attempt, models.ConnectedProject{SealedDeployKey: deployKey})
+
+	env := map[string]string{"DATABASE_URL": dbURL, "PROVISION_HOST": "https://api.convex.dev",
+		"CONVEX_OAUTH_CLIENT_ID": "c", "CONVEX_OAUTH_CLIENT_SECRET": "s",
+		"SESSION_SECRET": strings.Repeat("x", 32), "CREDENTIALS_KEY": newSpec + "," + oldSpec}
+	var out strings.Builder
+	if err := run(ctx, []string{"credentials", "reseal"}, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "1 user tokens, 1 session tokens, 1 deploy keys") {
+		t.Fatalf("reseal said %q", out.String())
+	}
+	newOnly, _ := credentials.ParseKeyring(newSpec)
+	checks := []struct{ query, purpose, want string }{
+		{`SELECT convex_token FROM users`, models.UserTokenPurpose(u.ID), "team:acme|user-token"},
+		{`SELECT convex_token FROM sessions`, models.SessionTokenPurpose(models.HashSessionID("sid")), "team:acme|session-token"},
+		{`SELECT deploy_key FROM connections`, models.DeployKeyPurpose(app.ID), "project:acme:app|deploy"},
+	}
+	for _, ch := range checks {
+		var sealed string
+		db.Get(&sealed, ch.query)
+		if got, err := newOnly.OpenString(sealed, ch.purpose); err != nil || got != ch.want {
+			t.Errorf("%s: the new key alone cannot open it (%v)", ch.query, err)
+		}
+	}
+	out.Reset()
+	run(ctx, []string{"credentials", "reseal"}, func(k string) string { return env[k] }, &out)
+	if !strings.Contains(out.String(), "0 user tokens, 0 session tokens, 0 deploy keys") {
+		t.Fatalf("a second reseal changed something: %q", out.String())
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"chefdeploy/convex"
-	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/views"
 )
@@ -50,7 +49,7 @@ func (s *Server) connectedWithKey(w http.ResponseWriter, r *http.Request, app mo
 		}
 		return conn, "", false
 	}
-	key, err := s.cfg.Credentials.OpenString(conn.DeployKey, jobs.DeployKeyPurpose(app.ID))
+	key, err := s.cfg.Credentials.OpenString(conn.DeployKey, models.DeployKeyPurpose(app.ID))
 	if err != nil {
 		s.renderError(w, r, err)
 		return conn, "", false

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/views"
 )
@@ -25,7 +24,7 @@ func (s *Server) appRevealDeployKey(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	key, err := s.cfg.Credentials.OpenString(c.DeployKey, jobs.DeployKeyPurpose(app.ID))
+	key, err := s.cfg.Credentials.OpenString(c.DeployKey, models.DeployKeyPurpose(app.ID))
 	if err != nil {
 		s.renderError(w, r, err)
 		return

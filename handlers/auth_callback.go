@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
@@ -115,7 +114,7 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 
 // sessionTokenPurpose binds a sealed Convex token to its session.
 func sessionTokenPurpose(sid string) string {
-	return "convex-token:" + hex.EncodeToString(models.HashSessionID(sid))
+	return models.SessionTokenPurpose(models.HashSessionID(sid))
 }
 
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, status int, message string) {

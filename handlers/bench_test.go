@@ -352,7 +352,7 @@ func seedConnectedApp(ctx context.Context, b *bundle, ownerID, team, name string
 		return "", err
 	}
 	deployment := "bench-" + app.Slug
-	sealed, err := b.cfg.Credentials.SealString("project:"+team+":"+app.Slug+"|bench", jobs.DeployKeyPurpose(app.ID))
+	sealed, err := b.cfg.Credentials.SealString("project:"+team+":"+app.Slug+"|bench", models.DeployKeyPurpose(app.ID))
 	if err != nil {
 		return "", err
 	}

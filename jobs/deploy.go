@@ -80,7 +80,7 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 	if err != nil || conn.State != models.StateConnected || conn.DeployKey == "" || conn.DeploymentName != d.DeploymentName {
 		return finish(models.DeployFailed, "The app is no longer connected to this deployment.")
 	}
-	key, err := p.Config.Credentials.OpenString(conn.DeployKey, DeployKeyPurpose(d.AppID))
+	key, err := p.Config.Credentials.OpenString(conn.DeployKey, models.DeployKeyPurpose(d.AppID))
 	if err != nil {
 		return finish(models.DeployFailed, "The app's deploy key cannot be read; connect the app again.")
 	}

@@ -165,14 +165,11 @@ func (p *provisioner) provision(ctx context.Context, work models.ConnectionWork,
 	if err := p.configureEnvironment(ctx, out.DeploymentURL, deployKey, p.Config.SiteLink(out.DeploymentName)); err != nil {
 		return out, attemptID, err
 	}
-	if out.SealedDeployKey, err = p.Config.Credentials.SealString(deployKey, DeployKeyPurpose(appID)); err != nil {
+	if out.SealedDeployKey, err = p.Config.Credentials.SealString(deployKey, models.DeployKeyPurpose(appID)); err != nil {
 		return out, attemptID, err
 	}
 	return out, attemptID, nil
 }
-
-// DeployKeyPurpose binds a sealed deploy key to its app.
-func DeployKeyPurpose(appID string) string { return "deploy-key:" + appID }
 
 // complete stores the connected project, if the attempt is still current.
 func (p *provisioner) complete(ctx context.Context, work models.ConnectionWork, project models.ConnectedProject, attemptID int64) error {

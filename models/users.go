@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -42,6 +43,13 @@ func SetUserToken(ctx context.Context, db sqlx.ExtContext, userID, sealed string
 
 // UserTokenPurpose binds a sealed user token to its user.
 func UserTokenPurpose(userID string) string { return "convex-token:user:" + userID }
+
+// SessionTokenPurpose binds a sealed Convex token to the session whose id
+// hashes to idHash.
+func SessionTokenPurpose(idHash []byte) string { return "convex-token:" + hex.EncodeToString(idHash) }
+
+// DeployKeyPurpose binds a sealed deploy key to its app.
+func DeployKeyPurpose(appID string) string { return "deploy-key:" + appID }
 
 // Team is a Convex team as the team selector shows it.
 type Team struct {
