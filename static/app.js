@@ -34,5 +34,7 @@
     box.classList.remove("hidden");
     box.querySelector("progress").value = percent;
     box.querySelector("[data-upload-percent]").textContent = percent + "%";
+    // Once every byte is sent, the server validates the bundle before it answers.
+    box.querySelector("[data-upload-label]").textContent = percent >= 100 ? "Validating…" : "Uploading";
   });
 })();
