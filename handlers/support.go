@@ -137,10 +137,11 @@ func (s *Server) supportEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	v := views.SupportEventsView{}
 	for _, e := range events {
-		v.Events = append(v.Events, views.AuditItem{
-			EventItem: views.EventItem{Kind: e.Kind, Detail: e.Detail, At: e.CreatedAt, Actor: e.ActorEmail.String},
-			AppID:     e.AppID.String,
-		})
+		item := views.EventItem{Kind: e.Kind, Detail: e.Detail, At: e.CreatedAt, Actor: e.ActorEmail.String}
+		if e.AppID.Valid {
+			item.AppURL = "/support/apps/" + e.AppID.String
+		}
+		v.Events = append(v.Events, item)
 	}
 	if len(events) == supportEventsPageSize {
 		v.Before = events[len(events)-1].ID

@@ -256,6 +256,8 @@ type EventItem struct {
 	At     time.Time
 	// Actor is who acted; "" for the system.
 	Actor string
+	// AppURL links the app the event concerns, where the list spans apps.
+	AppURL string
 }
 
 // When is the event's time, for people.

@@ -88,7 +88,7 @@ func (v SupportAppView) FailURL() string { return "/support/apps/" + v.Row.AppID
 
 // SupportEventsView is the whole audit trail, newest first.
 type SupportEventsView struct {
-	Events []AuditItem
+	Events []EventItem
 	// Before is the id to continue from; 0 on the last page.
 	Before int64
 }
@@ -96,18 +96,4 @@ type SupportEventsView struct {
 // NextURL is the next (older) page.
 func (v SupportEventsView) NextURL() string {
 	return fmt.Sprintf("/support/events?before=%d", v.Before)
-}
-
-// AuditItem is one event of the trail with the app it concerns.
-type AuditItem struct {
-	EventItem
-	AppID string
-}
-
-// AppURL opens the app's support view, "" when the event has no app.
-func (a AuditItem) AppURL() string {
-	if a.AppID == "" {
-		return ""
-	}
-	return "/support/apps/" + a.AppID
 }
