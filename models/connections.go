@@ -103,6 +103,13 @@ func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, dead
 		return c, false, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return c, false, err
+	case err == nil && c.State == StateConnecting:
+		// The attempt ran out of time and no worker has written that down
+		// yet; the new attempt supersedes it, so its end is recorded here,
+		// once (its worker's own update is now stale and changes nothing).
+		if err := RecordEvent(ctx, tx, "", appID, EventDeadlineFired, DeadlineMessage); err != nil {
+			return c, false, err
+		}
 	}
 	err = tx.GetContext(ctx, &c, `
 		INSERT INTO connections (app_id, state, attempt, step, team_slug, deadline_at)
