@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		BaseURL:      cfg.ProvisionHost,
 		DeploySecret: cfg.HostingDeploySecret,
 	})
-	jobClient, err := jobs.NewClient(jobs.Deps{
+	jobClient, err := jobs.NewQueue(jobs.Deps{
 		DB: db, Convex: convexClient, Config: cfg, Logger: logger, Registry: registry,
 	}, jobs.Options{Work: true})
 	if err != nil {

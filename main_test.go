@@ -243,7 +243,7 @@ func TestCredentialsReseal(t *testing.T) {
 	models.CreateSession(ctx, db, "sid", u.ID, sessionToken)
 	app, _ := models.CreateApp(ctx, db, u.ID, "App")
 	tx, _ := db.BeginTxx(ctx, nil)
-	c, _, _ := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
+	c, _, _, _ := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
 	tx.Commit()
 	deployKey, _ := oldRing.SealString("project:acme:app|deploy", models.DeployKeyPurpose(app.ID))
 	models.CompleteConnection(ctx, db, app.ID, c.Attempt, models.ConnectedProject{SealedDeployKey: deployKey})

@@ -38,42 +38,22 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
-	tx, err := s.db.BeginTxx(ctx, nil)
+	// The worker acts with the token of the session that clicked Connect; a
+	// session whose token cannot be opened has to sign in again.
+	token, err := s.convexToken(r, sess)
+	if err != nil {
+		s.renderError(w, r, models.Errorf(models.EUNAUTHORIZED, "Your Convex sign-in has expired. Sign in again."))
+		return
+	}
+	sealed, err := s.cfg.Credentials.SealString(token, models.UserTokenPurpose(sess.UserID))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	defer tx.Rollback()
-	conn, started, err := models.BeginConnect(ctx, tx, app.ID, team, s.cfg.ConnectionDeadline)
+	conn, _, err := s.connections.Start(r.Context(), jobs.Start{
+		ActorID: sess.UserID, AppID: app.ID, Team: team, SealedToken: sealed,
+	})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if started {
-		if err := jobs.EnqueueConnect(ctx, s.jobs, tx, conn); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		// The worker uses the token of the session that clicked Connect.
-		if token, err := s.convexToken(r, sess); err == nil {
-			if sealed, err := s.cfg.Credentials.SealString(token, models.UserTokenPurpose(sess.UserID)); err == nil {
-				if err := models.SetUserToken(ctx, tx, sess.UserID, sealed); err != nil {
-					s.renderError(w, r, err)
-					return
-				}
-			}
-		}
-		if err := models.SelectTeam(ctx, tx, sess.UserID, team); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		if err := models.RecordEvent(ctx, tx, sess.UserID, app.ID, models.EventConnectStarted, "team "+team); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -142,7 +142,7 @@ func (s *Server) startDeploy(r *http.Request, d models.Deploy, b *models.Bundle,
 	if err != nil {
 		return err
 	}
-	if err := jobs.EnqueueDeploy(ctx, s.jobs, tx, created); err != nil {
+	if err := jobs.EnqueueDeploy(ctx, s.jobs.Client, tx, created); err != nil {
 		return err
 	}
 	if err := models.RecordEvent(ctx, tx, d.UserID.String, d.AppID, event, detail); err != nil {

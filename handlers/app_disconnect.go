@@ -15,7 +15,7 @@ func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, err := models.Disconnect(r.Context(), s.db, app.ID)
+	c, err := s.connections.Disconnect(r.Context(), sess.UserID, app.ID)
 	v := views.StatusView{AppID: app.ID, State: views.StateNone}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
@@ -25,14 +25,11 @@ func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		s.statuses.Invalidate(app.ID)
-		detail := "team " + c.TeamSlug
 		v.Notice = "Disconnected. chefdeploy no longer holds a deploy key for this app."
 		if c.ProjectSlug != "" {
-			detail += ", project " + c.ProjectSlug
 			v.Notice = "Disconnected from " + c.TeamSlug + "/" + c.ProjectSlug +
 				". The Convex project is kept on its team; chefdeploy deleted its deploy key."
 		}
-		models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventDisconnected, detail)
 	}
 	s.render(w, r, http.StatusOK, app.Name, views.StatusFragment(v))
 }

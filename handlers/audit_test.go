@@ -14,7 +14,7 @@ import (
 // Every audited action writes its event, with its actor and app.
 func TestAuditTrail(t *testing.T) {
 	t.Parallel()
-	b, ada := signedIn(t, "ada", supportTeam, withEnv("CHECK_CONNECTION_DEADLINE", "1s"))
+	b, ada := signedIn(t, "ada", supportTeam, withEnv("CHECK_CONNECTION_DEADLINE", "3s"))
 	id := b.createApp(t, ada, "Audited")
 	webtest.Do(t, ada, "POST", b.app.URL+"/apps/"+id+"/rename", url.Values{"name": {"Audited Too"}})
 	b.connect(t, ada, id, "black-hole") // deadline_fired

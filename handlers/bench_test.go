@@ -262,7 +262,7 @@ func benchSetup(tb testing.TB) benchBundle {
 	for !b.statuses.Listening() || !sessions.Listening() {
 		time.Sleep(5 * time.Millisecond)
 	}
-	b.jobs, err = jobs.NewClient(jobs.Deps{DB: db, Convex: b.convex, Config: b.cfg, Logger: logger},
+	b.jobs, err = jobs.NewQueue(jobs.Deps{DB: db, Convex: b.convex, Config: b.cfg, Logger: logger},
 		jobs.Options{Work: true})
 	if err != nil {
 		tb.Fatal(err)
@@ -344,7 +344,7 @@ func seedConnectedApp(ctx context.Context, b *bundle, ownerID, team, name string
 		return "", err
 	}
 	defer tx.Rollback()
-	c, _, err := models.BeginConnect(ctx, tx, app.ID, team, time.Minute)
+	c, _, _, err := models.BeginConnect(ctx, tx, app.ID, team, time.Minute)
 	if err != nil {
 		return "", err
 	}

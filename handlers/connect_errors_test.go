@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"chefdeploy/handlers/webtest"
 	"chefdeploy/jobs"
 )
@@ -168,32 +170,56 @@ func (h *hold) hook(ctx context.Context, appID string) {
 }
 
 // A success that arrives after the deadline must not overwrite "failed"; the
-// project it created is reused by the next attempt, not leaked.
+// project it created is deleted by the reconcile the failure queued, not
+// leaked, and the next attempt makes exactly one new one.
 func TestLateSuccessAfterDeadline(t *testing.T) {
 	t.Parallel()
 	h := newHold()
 	b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "1s"),
 		func(o *setupOptions) { o.hooks = &jobs.Hooks{AfterProjectRecorded: h.hook} })
+	events, stop := b.jobs.Subscribe(river.EventKindJobCompleted, river.EventKindJobCancelled, river.EventKindJobFailed)
+	defer stop()
 	id := b.createApp(t, c, "Late")
 	b.connect(t, c, id, "acme")
 	<-h.reached
-	time.Sleep(1200 * time.Millisecond) // past the deadline
-	if st := stateOf(t, b.status(t, c, id).Body); st != "failed" {
-		t.Fatalf("past the deadline the state is %s", st)
-	}
-	close(h.release) // the worker's context has expired; whatever it does now is late
-	time.Sleep(300 * time.Millisecond)
+	// The sweeper records the deadline, and the reconcile it queued deletes
+	// the project the held worker created; the worker, whose context ended
+	// at the deadline, finds its attempt stale.
+	waitJobs(t, events, 10*time.Second, "reconcile_projects", "provision_connection")
+	close(h.release)
 	final := b.status(t, c, id)
 	if stateOf(t, final.Body) != "failed" || !strings.Contains(final.Body, "Failed to connect to project") {
 		t.Fatalf("a late worker changed the state:\n%s", final.Body)
+	}
+	if n := len(b.sandbox.Projects("acme")); n != 0 {
+		t.Fatalf("%d projects left after the failure's reconcile, want 0", n)
 	}
 
 	b.connect(t, c, id, "acme")
 	if stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body) != "connected" {
 		t.Fatal("retry after the deadline did not connect")
 	}
-	if n, calls := len(b.sandbox.Projects("acme")), b.sandbox.Calls("create_project", "acme"); n != 1 || calls != 1 {
-		t.Fatalf("%d projects and %d creates: the first attempt's project was not reused", n, calls)
+	if n, calls := len(b.sandbox.Projects("acme")), b.sandbox.Calls("create_project", "acme"); n != 1 || calls != 2 {
+		t.Fatalf("%d projects and %d creates, want 1 and 2", n, calls)
+	}
+}
+
+// waitJobs waits until a job of each kind has ended (completed, cancelled
+// or failed for good), in any order.
+func waitJobs(t *testing.T, events <-chan *river.Event, within time.Duration, kinds ...string) {
+	t.Helper()
+	left := map[string]bool{}
+	for _, k := range kinds {
+		left[k] = true
+	}
+	timeout := time.After(within)
+	for len(left) > 0 {
+		select {
+		case e := <-events:
+			delete(left, e.Job.Kind)
+		case <-timeout:
+			t.Fatalf("no end of a job of kinds %v within %v", left, within)
+		}
 	}
 }
 
@@ -232,8 +258,8 @@ func TestCrashRecoveryLeaksNoProject(t *testing.T) {
 				t.Fatal("the project should exist on the team by now")
 			}
 			if tc.late {
-				time.Sleep(2100 * time.Millisecond)
-				if st := stateOf(t, b.status(t, c, id).Body); st != "failed" {
+				// With no worker, the page shows failed once the deadline passes.
+				if st := stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body); st != "failed" {
 					t.Fatalf("with no worker, the state at the deadline is %s", st)
 				}
 			}

@@ -34,8 +34,9 @@ type Deps struct {
 	Sandbox http.Handler
 	// HTTPClient makes the OAuth token exchange; nil uses a default with timeouts.
 	HTTPClient *http.Client
-	// Jobs inserts background work (it need not run any).
-	Jobs *jobs.Client
+	// Jobs inserts background work (it need not run any) and owns the
+	// connection state machine.
+	Jobs *jobs.Queue
 	// Statuses caches what the status fragment shows; nil makes one that
 	// never serves from memory (no LISTEN running).
 	Statuses *models.StatusCache
@@ -57,9 +58,11 @@ type Server struct {
 	oauth    *oauth2.Config
 	cookies  *sessions.CookieStore
 	migrated atomic.Bool
-	jobs     *jobs.Client
-	statuses *models.StatusCache
-	sessions *models.SessionCache
+	jobs     *jobs.Queue
+	// connections owns every transition of a connection.
+	connections *jobs.Connections
+	statuses    *models.StatusCache
+	sessions    *models.SessionCache
 	// sidMemo remembers what session cookies decode to.
 	sidMemo *cookieMemo
 }
@@ -83,18 +86,19 @@ func New(d Deps) *Server {
 	}
 	cfg := d.Config
 	s := &Server{
-		cfg:      cfg,
-		db:       d.DB,
-		convex:   d.Convex,
-		log:      d.Logger,
-		registry: d.Registry,
-		metrics:  newHTTPMetrics(d.Registry),
-		sandbox:  d.Sandbox,
-		client:   d.HTTPClient,
-		jobs:     d.Jobs,
-		statuses: d.Statuses,
-		sessions: d.Sessions,
-		sidMemo:  newCookieMemo(models.SessionCacheTTL),
+		cfg:         cfg,
+		db:          d.DB,
+		convex:      d.Convex,
+		log:         d.Logger,
+		registry:    d.Registry,
+		metrics:     newHTTPMetrics(d.Registry),
+		sandbox:     d.Sandbox,
+		client:      d.HTTPClient,
+		jobs:        d.Jobs,
+		connections: d.Jobs.Connections,
+		statuses:    d.Statuses,
+		sessions:    d.Sessions,
+		sidMemo:     newCookieMemo(models.SessionCacheTTL),
 		oauth: &oauth2.Config{
 			ClientID:     cfg.OAuthClientID,
 			ClientSecret: cfg.OAuthClientSecret,

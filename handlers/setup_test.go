@@ -63,7 +63,7 @@ type bundle struct {
 	hostingFailures atomic.Int32
 	// hostingCalls counts hosting deploy requests that reached the sandbox.
 	hostingCalls atomic.Int32
-	jobs         *jobs.Client
+	jobs         *jobs.Queue
 	statuses     *models.StatusCache
 	sessions     *models.SessionCache
 	convex       *convex.Client
@@ -172,11 +172,11 @@ func (b *bundle) logger() *slog.Logger {
 
 // startWorker starts a River client as one replica's worker would; work=false
 // makes an insert-only client.
-func (b *bundle) startWorker(t *testing.T, hooks *jobs.Hooks, work bool) *jobs.Client {
+func (b *bundle) startWorker(t *testing.T, hooks *jobs.Hooks, work bool) *jobs.Queue {
 	t.Helper()
-	client, err := jobs.NewClient(jobs.Deps{
+	client, err := jobs.NewQueue(jobs.Deps{
 		DB: b.db, Convex: b.convex, Config: b.cfg, Logger: b.logger(), Hooks: hooks,
-	}, jobs.Options{Work: work, PollInterval: 20 * time.Millisecond})
+	}, jobs.Options{Work: work, PollInterval: 20 * time.Millisecond, SweepInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

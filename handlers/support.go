@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/views"
 )
@@ -105,9 +107,11 @@ func (s *Server) supportFail(w http.ResponseWriter, r *http.Request) {
 		s.renderSupportApp(w, r, http.StatusUnprocessableEntity, "", "Write a note: the owner reads it as the reason.", false)
 		return
 	}
-	message := "Marked failed by support: " + note
-	err = models.SupportFailConnection(r.Context(), s.db, row.AppID, message)
-	if err == models.ErrStale {
+	err = s.connections.Fail(r.Context(), jobs.Failure{
+		AppID: row.AppID, ActorID: sess.UserID, Message: "Marked failed by support: " + note,
+		Event: models.EventSupportFailed, EventDetail: note,
+	})
+	if errors.Is(err, models.ErrStale) {
 		s.renderSupportApp(w, r, http.StatusConflict, "", "The connection is no longer connecting; nothing was changed.", false)
 		return
 	}
@@ -116,7 +120,6 @@ func (s *Server) supportFail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.statuses.Invalidate(row.AppID)
-	models.RecordEvent(r.Context(), s.db, sess.UserID, row.AppID, models.EventSupportFailed, note)
 	s.renderSupportApp(w, r, http.StatusOK, "Marked failed. The owner now sees your note.", "", false)
 }
 

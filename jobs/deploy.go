@@ -36,7 +36,7 @@ const uploadDeadline = 5 * time.Minute
 // app's deploy key and records the outcome.
 type DeployWorker struct {
 	river.WorkerDefaults[DeployArgs]
-	p *provisioner
+	deps *workerDeps
 }
 
 // Timeout lets a large upload run past River's default job timeout.
@@ -46,7 +46,7 @@ func (w *DeployWorker) Timeout(*river.Job[DeployArgs]) time.Duration {
 
 // Work uploads the deploy.
 func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) error {
-	p := w.p
+	p := w.deps
 	d, err := models.DeployByID(ctx, p.DB, job.Args.AppID, job.Args.DeployID)
 	if errors.Is(err, models.ErrNotFound) {
 		return river.JobCancel(err)

@@ -26,7 +26,7 @@ const (
 // configureEnvironment sets up Convex Auth on the deployment: an RS256 key
 // pair as JWT_PRIVATE_KEY and JWKS, and SITE_URL, each only where the
 // deployment says it is unset, so a reused project keeps its keys.
-func (p *provisioner) configureEnvironment(ctx context.Context, deploymentURL, deployKey, siteURL string) error {
+func (p *workerDeps) configureEnvironment(ctx context.Context, deploymentURL, deployKey, siteURL string) error {
 	names := []string{envPrivateKey, envJWKS, envSiteURL}
 	values := make([]string, len(names))
 	set := make([]bool, len(names))

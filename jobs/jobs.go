@@ -1,7 +1,9 @@
 // Package jobs is chefdeploy's background work on River, a job queue in the
-// same PostgreSQL: provisioning a Convex project for an app, failing an
-// attempt at its deadline, and settling projects an attempt left behind.
-// Jobs survive restarts and spread over every replica that runs workers.
+// same PostgreSQL, and the owner of the connection state machine
+// (Connections): provisioning a Convex project for an app, failing attempts
+// past their deadline (DeadlineSweeper), deleting projects that attempts left
+// unused, and uploading deploys to Convex hosting. Jobs survive restarts and
+// spread over every replica that runs workers.
 package jobs
 
 import (
@@ -18,7 +20,6 @@ import (
 
 	"chefdeploy/config"
 	"chefdeploy/convex"
-	"chefdeploy/models"
 )
 
 // Client is the River client: handlers insert jobs with it, workers run them.
@@ -57,10 +58,24 @@ type Options struct {
 	// The database/sql driver has no LISTEN, so this bounds how long a new
 	// Connect waits for a worker.
 	PollInterval time.Duration
+	// SweepInterval is how often the deadline sweeper looks for expired
+	// attempts; 0 = 1s, so a failure is recorded within a second of its
+	// deadline.
+	SweepInterval time.Duration
 }
 
-// NewClient builds the River client with every worker registered.
-func NewClient(d Deps, opts Options) (*Client, error) {
+// Queue is the job client with what runs beside it: the owner of connection
+// transitions, and the deadline sweeper every working replica runs.
+type Queue struct {
+	*Client
+	Connections *Connections
+	sweeper     *DeadlineSweeper
+	stopSweeper context.CancelFunc
+	work        bool
+}
+
+// NewQueue builds the River client with every worker registered.
+func NewQueue(d Deps, opts Options) (*Queue, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -70,14 +85,12 @@ func NewClient(d Deps, opts Options) (*Client, error) {
 	if d.Hooks == nil {
 		d.Hooks = &Hooks{}
 	}
-	p := &provisioner{Deps: d, metrics: newMetrics(d.Registry), keys: newKeyPool(4)}
+	deps := &workerDeps{Deps: d, metrics: newMetrics(d.Registry), keys: newKeyPool(4)}
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &ProvisionWorker{p: p})
-	river.AddWorker(workers, &DeadlineWorker{p: p})
-	river.AddWorker(workers, &ReconcileWorker{p: p})
-	river.AddWorker(workers, &SweepWorker{p: p})
-	river.AddWorker(workers, &DeployWorker{p: p})
+	river.AddWorker(workers, &ProvisionWorker{deps: deps})
+	river.AddWorker(workers, &ReconcileWorker{deps: deps})
+	river.AddWorker(workers, &DeployWorker{deps: deps})
 
 	cfg := &river.Config{
 		Logger:               slog.New(quietHandler{Handler: d.Logger.Handler(), min: slog.LevelWarn}).With("component", "river"),
@@ -97,29 +110,66 @@ func NewClient(d Deps, opts Options) (*Client, error) {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
 		cfg.FetchPollInterval = poll
 		cfg.FetchCooldown = min(poll, 10*time.Millisecond)
-		cfg.PeriodicJobs = []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(10*time.Second),
-				func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
-				&river.PeriodicJobOpts{RunOnStart: true}),
-		}
 	}
 	client, err := river.NewClient(riverdatabasesql.New(d.DB.DB), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return client, nil
+	deps.connections = NewConnections(d.DB, client, d.Config.ConnectionDeadline)
+	sweep := opts.SweepInterval
+	if sweep == 0 {
+		sweep = time.Second
+	}
+	return &Queue{
+		Client:      client,
+		Connections: deps.connections,
+		work:        opts.Work,
+		sweeper: &DeadlineSweeper{
+			conns: deps.connections, db: d.DB, metrics: deps.metrics,
+			logger: d.Logger.With("component", "deadline-sweeper"), interval: sweep,
+		},
+	}, nil
 }
 
-// EnqueueConnect inserts, in the transaction that started the attempt, the
-// job that provisions it and the job that fails it at its deadline.
-func EnqueueConnect(ctx context.Context, client *Client, tx *sqlx.Tx, c models.Connection) error {
-	if _, err := client.InsertTx(ctx, tx.Tx, ProvisionArgs{AppID: c.AppID, Attempt: c.Attempt}, nil); err != nil {
+// Start starts the workers and the deadline sweeper, when this replica works
+// jobs. Stop or StopAndCancel ends both.
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.work {
+		return nil
+	}
+	if err := q.Client.Start(ctx); err != nil {
 		return err
 	}
-	res, err := client.InsertTx(ctx, tx.Tx, DeadlineArgs{AppID: c.AppID, Attempt: c.Attempt},
-		&river.InsertOpts{ScheduledAt: c.DeadlineAt})
-	if err != nil {
-		return err
-	}
-	return models.SetDeadlineJob(ctx, tx, c.AppID, c.Attempt, res.Job.ID)
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopSweeper = stop
+	go q.sweeper.Run(sweepCtx)
+	return nil
 }
+
+// Stop stops the sweeper, then lets running jobs finish until ctx ends.
+func (q *Queue) Stop(ctx context.Context) error {
+	q.haltSweeper()
+	if !q.work {
+		return nil
+	}
+	return q.Client.Stop(ctx)
+}
+
+// StopAndCancel stops the sweeper and cancels running jobs, as a replica
+// that dies would leave them.
+func (q *Queue) StopAndCancel(ctx context.Context) error {
+	q.haltSweeper()
+	if !q.work {
+		return nil
+	}
+	return q.Client.StopAndCancel(ctx)
+}
+
+func (q *Queue) haltSweeper() {
+	if q.stopSweeper != nil {
+		q.stopSweeper()
+	}
+}
+
+// Sweeper is the replica's deadline sweeper, for tests that sweep by hand.
+func (q *Queue) Sweeper() *DeadlineSweeper { return q.sweeper }

@@ -2,11 +2,11 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/riverqueue/river"
 
 	"chefdeploy/convex"
@@ -34,21 +34,23 @@ func (ProvisionArgs) InsertOpts() river.InsertOpts {
 // connection's deadline.
 type ProvisionWorker struct {
 	river.WorkerDefaults[ProvisionArgs]
-	p *provisioner
+	deps *workerDeps
 }
 
-// provisioner is shared by the workers.
-type provisioner struct {
+// workerDeps is what every worker shares: the program's dependencies, the
+// owner of connection transitions, metrics and the pool of ready RSA keys.
+type workerDeps struct {
 	Deps
-	metrics *metrics
-	keys    *keyPool
+	connections *Connections
+	metrics     *metrics
+	keys        *keyPool
 }
 
 var errStaleJob = errors.New("the connection moved on; nothing to do")
 
 // Work runs one attempt.
 func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs]) error {
-	p := w.p
+	p := w.deps
 	args := job.Args
 	work, err := models.ConnectionForWork(ctx, p.DB, args.AppID)
 	if errors.Is(err, models.ErrNotFound) {
@@ -70,16 +72,16 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 
 	attemptCtx, cancel := context.WithDeadline(ctx, work.DeadlineAt)
 	defer cancel()
-	project, attemptID, err := p.provision(attemptCtx, work, token)
+	project, attemptID, leftover, err := p.provision(attemptCtx, work, token)
 	switch {
 	case err == nil:
-		return p.complete(ctx, work, project, attemptID)
+		return p.complete(ctx, work, project, attemptID, leftover)
 	case errors.Is(err, models.ErrStale):
 		// A deadline, a disconnect or a newer attempt got there first.
 		return river.JobCancel(errStaleJob)
 	case ctx.Err() != nil:
 		// The worker itself is stopping: leave the attempt as it is. A retry
-		// on another replica, or the deadline job, finishes it.
+		// on another replica, or the deadline sweeper, finishes it.
 		return ctx.Err()
 	}
 	p.Logger.Info("connection failed", "app_id", work.AppID, "attempt", work.Attempt, "err", err)
@@ -101,15 +103,33 @@ func userMessage(err error) string {
 
 // provision does the steps of one attempt; every step is guarded, so a
 // newer state stops it with ErrStale.
-func (p *provisioner) provision(ctx context.Context, work models.ConnectionWork, token string) (out models.ConnectedProject, attemptID int64, err error) {
+func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, token string) (out models.ConnectedProject, attemptID int64, leftover bool, err error) {
 	appID, attempt, team := work.AppID, work.Attempt, work.TeamSlug
 
-	if err := models.SetStep(ctx, p.DB, appID, attempt, models.StepCreating); err != nil {
-		return out, attemptID, err
+	if err := p.connections.Step(ctx, p.DB, appID, attempt, models.StepCreating); err != nil {
+		return out, 0, leftover, err
 	}
-	reuse, err := p.settleAttempts(ctx, appID, token, team)
+	var reuse *models.ProjectAttempt
+	// Under the app's settle lock, so that a reconcile never settles the
+	// attempt recorded here while it is in flight (it sees it connecting).
+	err = p.withSettleLock(ctx, appID, func(tx *sqlx.Tx) error {
+		var err error
+		reuse, err = p.settleAttempts(ctx, tx, appID, token, team, true)
+		if errors.Is(err, errNotYetSettled) {
+			// An older attempt's project may still appear: a reconcile
+			// after this attempt looks again.
+			leftover, err = true, nil
+		}
+		if err != nil || reuse != nil {
+			return err
+		}
+		// Written down before the call: if we die before reading the answer,
+		// a reconcile finds the project by listing.
+		attemptID, err = models.RecordAttempt(ctx, tx, appID, work.OwnerID, attempt, team, work.AppName)
+		return err
+	})
 	if err != nil {
-		return out, 0, err
+		return out, 0, leftover, err
 	}
 	if reuse != nil {
 		attemptID = reuse.ID
@@ -118,14 +138,9 @@ func (p *provisioner) provision(ctx context.Context, work models.ConnectionWork,
 			DeploymentName: reuse.DeploymentName, DeploymentURL: reuse.DeploymentURL, ProjectsRemaining: -1,
 		}
 	} else {
-		// Written down before the call: if we die before reading the answer,
-		// the next attempt finds the project by listing.
-		if attemptID, err = models.RecordAttempt(ctx, p.DB, appID, work.OwnerID, attempt, team, work.AppName); err != nil {
-			return out, attemptID, err
-		}
 		created, cerr := p.Convex.CreateProject(ctx, token, team, work.AppName)
 		if cerr != nil {
-			return out, attemptID, cerr
+			return out, attemptID, leftover, cerr
 		}
 		if h := p.Hooks.AfterCreateProject; h != nil {
 			h(ctx, appID)
@@ -133,8 +148,15 @@ func (p *provisioner) provision(ctx context.Context, work models.ConnectionWork,
 		if created.TeamSlug == "" {
 			created.TeamSlug = team
 		}
-		if err := models.MarkAttemptCreated(ctx, p.DB, attemptID, created.ProjectID, created.ProjectSlug, created.DeploymentName, created.ProdURL); err != nil {
-			return out, attemptID, err
+		err := models.MarkAttemptCreated(ctx, p.DB, attemptID, created.ProjectID, created.ProjectSlug, created.DeploymentName, created.ProdURL)
+		if errors.Is(err, models.ErrStale) {
+			// A reconcile settled the attempt before its answer was
+			// recorded: the project is this worker's alone to delete.
+			p.deleteUnrecorded(ctx, token, appID, created.ProjectID)
+			return out, attemptID, leftover, err
+		}
+		if err != nil {
+			return out, attemptID, leftover, err
 		}
 		out = models.ConnectedProject{
 			ProjectID: created.ProjectID, ProjectSlug: created.ProjectSlug, TeamSlug: created.TeamSlug,
@@ -148,101 +170,80 @@ func (p *provisioner) provision(ctx context.Context, work models.ConnectionWork,
 		h(ctx, appID)
 	}
 
-	if err := models.SetStep(ctx, p.DB, appID, attempt, models.StepAuthorizing); err != nil {
-		return out, attemptID, err
+	if err := p.connections.Step(ctx, p.DB, appID, attempt, models.StepAuthorizing); err != nil {
+		return out, attemptID, leftover, err
 	}
 	accessToken, err := p.Convex.Authorize(ctx, token, out.ProjectID, convex.OAuthApp{
 		ClientID: p.Config.OAuthClientID, ClientSecret: p.Config.OAuthClientSecret,
 	})
 	if err != nil {
-		return out, attemptID, err
+		return out, attemptID, leftover, err
 	}
 	deployKey := convex.DeployKey(out.TeamSlug, out.ProjectSlug, accessToken)
 
-	if err := models.SetStep(ctx, p.DB, appID, attempt, models.StepEnvironment); err != nil {
-		return out, attemptID, err
+	if err := p.connections.Step(ctx, p.DB, appID, attempt, models.StepEnvironment); err != nil {
+		return out, attemptID, leftover, err
 	}
 	if err := p.configureEnvironment(ctx, out.DeploymentURL, deployKey, p.Config.SiteLink(out.DeploymentName)); err != nil {
-		return out, attemptID, err
+		return out, attemptID, leftover, err
 	}
 	if out.SealedDeployKey, err = p.Config.Credentials.SealString(deployKey, models.DeployKeyPurpose(appID)); err != nil {
-		return out, attemptID, err
+		return out, attemptID, leftover, err
 	}
-	return out, attemptID, nil
+	return out, attemptID, leftover, nil
+}
+
+// deleteUnrecorded deletes a project whose attempt was settled before its
+// creation could be recorded; it runs on a context of its own, since the
+// attempt's may just have ended.
+func (p *workerDeps) deleteUnrecorded(ctx context.Context, token, appID string, projectID int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := p.Convex.DeleteProject(ctx, token, projectID); err != nil {
+		p.Logger.Warn("deleting a project created after its attempt was settled", "app_id", appID, "project_id", projectID, "err", err)
+		return
+	}
+	p.Logger.Info("deleted a project created after its attempt was settled", "app_id", appID, "project_id", projectID)
 }
 
 // complete stores the connected project, if the attempt is still current.
-func (p *provisioner) complete(ctx context.Context, work models.ConnectionWork, project models.ConnectedProject, attemptID int64) error {
-	tx, err := p.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
+func (p *workerDeps) complete(ctx context.Context, work models.ConnectionWork, project models.ConnectedProject, attemptID int64, leftover bool) error {
+	err := p.connections.Complete(ctx, work, project, attemptID)
+	if errors.Is(err, models.ErrStale) || (err == nil && leftover) {
+		// Too late, or an older attempt is still unsettled: whatever failed
+		// the attempt queued a reconcile, which may have run before the
+		// project was recorded; one more settles what is left.
+		if rerr := p.connections.RequestReconcile(ctx, work.AppID); rerr != nil {
+			return rerr
+		}
 	}
-	defer tx.Rollback()
-	err = models.CompleteConnection(ctx, tx, work.AppID, work.Attempt, project)
 	if errors.Is(err, models.ErrStale) {
-		// Too late: the project stays recorded as created, for the next attempt.
 		return river.JobCancel(errStaleJob)
 	}
 	if err != nil {
-		return err
-	}
-	if err := models.SetAttemptStatus(ctx, tx, attemptID, models.AttemptInUse); err != nil {
-		return err
-	}
-	detail := fmt.Sprintf("team %s, project %s, deployment %s", project.TeamSlug, project.ProjectSlug, project.DeploymentName)
-	if err := models.RecordEvent(ctx, tx, work.OwnerID, work.AppID, models.EventConnectSucceeded, detail); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	p.metrics.connected(work.StartedAt)
-	p.cancelDeadlineJob(ctx, work.DeadlineJobID)
 	return nil
 }
 
-// fail moves the attempt to failed and settles what it left behind.
-func (p *provisioner) fail(ctx context.Context, c models.Connection, message, outcome string) error {
+// fail moves the attempt to failed; the transition queues the reconcile of
+// what it left behind.
+func (p *workerDeps) fail(ctx context.Context, c models.Connection, message, outcome string) error {
 	// Recording the failure must not depend on a context that just expired.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := models.FailConnection(ctx, p.DB, c.AppID, c.Attempt, message)
-	if errors.Is(err, models.ErrStale) {
-		return river.JobCancel(errStaleJob)
-	}
-	if err != nil {
-		return err
-	}
 	kind := models.EventConnectFailed
 	if outcome == "deadline" {
 		kind = models.EventDeadlineFired
 	}
-	models.RecordEvent(ctx, p.DB, "", c.AppID, kind, message)
+	err := p.connections.Fail(ctx, Failure{AppID: c.AppID, Attempt: c.Attempt, Message: message, Event: kind})
+	if errors.Is(err, models.ErrStale) {
+		return river.JobCancel(errStaleJob)
+	}
+	if err != nil {
+		return err
+	}
 	p.metrics.failed(outcome)
-	p.cancelDeadlineJob(ctx, c.DeadlineJobID)
-	p.enqueueReconcile(ctx, c.AppID)
 	return nil
-}
-
-func (p *provisioner) cancelDeadlineJob(ctx context.Context, jobID int64) {
-	if jobID == 0 {
-		return
-	}
-	client, err := river.ClientFromContextSafely[*sql.Tx](ctx)
-	if err != nil {
-		return
-	}
-	if _, err := client.JobCancel(ctx, jobID); err != nil {
-		p.Logger.Warn("cancelling deadline job", "job_id", jobID, "err", err)
-	}
-}
-
-func (p *provisioner) enqueueReconcile(ctx context.Context, appID string) {
-	client, err := river.ClientFromContextSafely[*sql.Tx](ctx)
-	if err != nil {
-		return
-	}
-	if _, err := client.Insert(ctx, ReconcileArgs{AppID: appID}, nil); err != nil {
-		p.Logger.Warn("enqueueing project reconcile", "app_id", appID, "err", err)
-	}
 }

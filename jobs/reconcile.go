@@ -3,15 +3,18 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
+	"chefdeploy/convex"
 	"chefdeploy/models"
 )
 
-// ReconcileArgs settles the projects an app's failed attempts left behind.
+// ReconcileArgs settles the projects an app's attempts left unused.
 type ReconcileArgs struct {
 	AppID string `json:"app_id"`
 }
@@ -19,90 +22,149 @@ type ReconcileArgs struct {
 // Kind names the job in River's table.
 func (ReconcileArgs) Kind() string { return "reconcile_projects" }
 
-// InsertOpts: one pending reconcile per app is enough.
+// InsertOpts: not unique. River's uniqueness always counts running jobs, and
+// a reconcile asked for while one runs must not be lost; the settle lock runs
+// an app's reconciles one after the other, and one with nothing open to
+// settle makes no call to Convex.
 func (ReconcileArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+	return river.InsertOpts{MaxAttempts: 8}
 }
 
-// ReconcileWorker finds projects whose create_project answer was never
-// recorded (a crash, a malformed answer, a timeout) and deletes them, so they
-// do not eat the team's quota. Projects that were recorded stay for reuse.
+// ReconcileWorker deletes the projects an app's attempts created and did not
+// end up using: those recorded as created, and those whose create_project
+// answer was never recorded (a crash, a malformed answer, a timeout), found
+// by listing the team. It is queued by every failure and by a disconnect
+// while connecting; it is an ordinary job, so any replica runs it at once.
 type ReconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
-	p *provisioner
+	deps *workerDeps
 }
 
-// Work settles the app's pending attempts, unless an attempt is running: that
+// reconcileTimeout bounds one reconcile, Convex calls included.
+const reconcileTimeout = 30 * time.Second
+
+// Timeout keeps River's own bound in step with ours.
+func (w *ReconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration {
+	return reconcileTimeout + 5*time.Second
+}
+
+// errNotYetSettled says a pending attempt's project may still appear: its
+// create_project may still be finishing on Convex's side.
+var errNotYetSettled = errors.New("a pending attempt's project may still appear")
+
+// Work settles the app's open attempts, unless an attempt is in flight: that
 // one settles them itself.
 func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
-	work, err := models.ConnectionForWork(ctx, w.p.DB, job.Args.AppID)
+	p := w.deps
+	owner, err := models.OwnerTokenByApp(ctx, p.DB, job.Args.AppID)
 	if errors.Is(err, models.ErrNotFound) {
-		return nil
+		return nil // the app is gone; so is what we could act with
 	}
 	if err != nil {
 		return err
 	}
-	if work.State == models.StateConnecting && time.Now().Before(work.DeadlineAt) {
-		return nil
-	}
-	token, err := w.p.Config.Credentials.OpenString(work.OwnerToken, models.UserTokenPurpose(work.OwnerID))
+	token, err := p.Config.Credentials.OpenString(owner.OwnerToken, models.UserTokenPurpose(owner.OwnerID))
 	if err != nil {
-		return river.JobCancel(err)
+		return river.JobCancel(fmt.Errorf("the owner's Convex token cannot be opened: %w", err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
-	_, err = w.p.settleAttempts(ctx, job.Args.AppID, token, work.TeamSlug)
+	notYet := false
+	err = p.withSettleLock(ctx, job.Args.AppID, func(tx *sqlx.Tx) error {
+		c, err := models.ConnectionByApp(ctx, tx, job.Args.AppID)
+		if err == nil && c.State == models.StateConnecting && time.Now().Before(c.DeadlineAt) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+		_, err = p.settleAttempts(ctx, tx, job.Args.AppID, token, "", false)
+		if errors.Is(err, errNotYetSettled) {
+			// What was settled is committed; the rest is looked at again.
+			notYet = true
+			return nil
+		}
+		return err
+	})
+	if err == nil && notYet {
+		return river.JobSnooze(5 * time.Second)
+	}
 	return err
 }
 
-// settleAttempts looks at the app's unsettled attempts before a new one
-// creates a project. Pending ones are looked up with list projects and deleted
-// (their deployment is unknown, so they cannot be used); created ones on team
-// are returned for reuse, the newest first; created ones on other teams are
-// deleted.
-func (p *provisioner) settleAttempts(ctx context.Context, appID, token, team string) (*models.ProjectAttempt, error) {
-	open, err := models.OpenAttempts(ctx, p.DB, appID)
+// withSettleLock runs fn in a transaction holding the app's settle lock:
+// provisioning (settling old attempts and recording its own) and reconciles
+// of one app never overlap, on any replica. fn does its database work in tx,
+// so it needs no second connection while it holds one.
+func (p *workerDeps) withSettleLock(ctx context.Context, appID string, fn func(tx *sqlx.Tx) error) error {
+	tx, err := p.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('settle ' || $1, 0))`, appID); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// settleAttempts settles the app's open attempts. Pending ones are looked up
+// with list projects and deleted (their deployment is unknown, so they cannot
+// be used). With keep, the newest created one on team is returned for reuse
+// by the attempt that is starting; every other created one is deleted.
+func (p *workerDeps) settleAttempts(ctx context.Context, tx *sqlx.Tx, appID, token, team string, keep bool) (*models.ProjectAttempt, error) {
+	open, err := models.OpenAttempts(ctx, tx, appID)
 	if err != nil || len(open) == 0 {
 		return nil, err
 	}
 	var reuse *models.ProjectAttempt
+	var notYet error
 	for i := range open {
 		a := &open[i]
 		switch {
-		case a.Status == models.AttemptCreated && a.TeamSlug == team:
+		case keep && a.Status == models.AttemptCreated && a.TeamSlug == team:
 			if reuse != nil {
 				// An older unused project on the same team: one is enough.
-				if err := p.deleteProject(ctx, token, reuse); err != nil {
+				if err := p.deleteProject(ctx, tx, token, reuse); err != nil {
 					return nil, err
 				}
 			}
 			reuse = a
 		case a.Status == models.AttemptCreated:
-			if err := p.deleteProject(ctx, token, a); err != nil {
+			if err := p.deleteProject(ctx, tx, token, a); err != nil {
 				return nil, err
 			}
 		case a.Status == models.AttemptPending:
-			if err := p.settlePending(ctx, token, a); err != nil {
+			err := p.settlePending(ctx, tx, token, a)
+			if errors.Is(err, errNotYetSettled) {
+				notYet = err
+				continue
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
 	}
-	return reuse, nil
+	return reuse, notYet
 }
 
-func (p *provisioner) deleteProject(ctx context.Context, token string, a *models.ProjectAttempt) error {
-	if err := p.Convex.DeleteProject(ctx, token, a.ProjectID); err != nil {
+func (p *workerDeps) deleteProject(ctx context.Context, tx *sqlx.Tx, token string, a *models.ProjectAttempt) error {
+	if err := p.Convex.DeleteProject(ctx, token, a.ProjectID); err != nil && !projectGone(err) {
 		return err
 	}
 	p.Logger.Info("deleted an unused Convex project", "app_id", a.AppID.String, "team", a.TeamSlug, "project_id", a.ProjectID)
-	return models.SetAttemptStatus(ctx, p.DB, a.ID, models.AttemptDeleted)
+	return models.SetAttemptStatus(ctx, tx, a.ID, models.AttemptDeleted)
 }
 
 // settlePending finds the project a pending attempt may have created: one of
 // the attempt's name on its team, created while the attempt could have been
-// running, and recorded by no attempt (so never a project in use).
-func (p *provisioner) settlePending(ctx context.Context, token string, a *models.ProjectAttempt) error {
-	known, err := models.KnownProjectIDs(ctx, p.DB, a.TeamSlug)
+// running, and recorded by no attempt (so never a project in use). Not finding
+// it is final only once Convex has had time to finish the create.
+func (p *workerDeps) settlePending(ctx context.Context, tx *sqlx.Tx, token string, a *models.ProjectAttempt) error {
+	known, err := models.KnownProjectIDs(ctx, tx, a.TeamSlug)
 	if err != nil {
 		return err
 	}
@@ -116,12 +178,26 @@ func (p *provisioner) settlePending(ctx context.Context, token string, a *models
 		if pr.Name != a.ProjectName || known[pr.ID] || pr.CreateTime.Before(from) || pr.CreateTime.After(until) {
 			continue
 		}
-		if err := p.Convex.DeleteProject(ctx, token, pr.ID); err != nil {
+		if err := p.Convex.DeleteProject(ctx, token, pr.ID); err != nil && !projectGone(err) {
 			return err
 		}
 		known[pr.ID] = true
 		p.Logger.Info("deleted a Convex project whose creation was never recorded", "app_id", a.AppID.String, "team", a.TeamSlug, "project_id", pr.ID)
-		return models.SetAttemptStatus(ctx, p.DB, a.ID, models.AttemptDeleted)
+		return models.SetAttemptStatus(ctx, tx, a.ID, models.AttemptDeleted)
 	}
-	return models.SetAttemptStatus(ctx, p.DB, a.ID, models.AttemptNotFound)
+	if time.Since(a.CreatedAt) < p.Config.ConnectionDeadline+pendingGrace {
+		return errNotYetSettled
+	}
+	return models.SetAttemptStatus(ctx, tx, a.ID, models.AttemptNotFound)
+}
+
+// pendingGrace is how long after an attempt's deadline a create_project that
+// its caller gave up on may still complete on Convex's side.
+const pendingGrace = 10 * time.Second
+
+// projectGone says a delete found the project already gone, which is what
+// the delete wanted.
+func projectGone(err error) bool {
+	var ce *convex.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusNotFound
 }

@@ -47,7 +47,6 @@ type Connection struct {
 	Warning           string    `db:"warning"`
 	Error             string    `db:"error"`
 	DeployKey         string    `db:"deploy_key"`
-	DeadlineJobID     int64     `db:"deadline_job_id"`
 	StartedAt         time.Time `db:"started_at"`
 	DeadlineAt        time.Time `db:"deadline_at"`
 	UpdatedAt         time.Time `db:"updated_at"`
@@ -55,7 +54,7 @@ type Connection struct {
 
 const connectionColumns = `app_id, state, attempt, step, team_slug, project_id, project_slug,
 	deployment_name, deployment_url, projects_remaining, warning, error, deploy_key,
-	deadline_job_id, started_at, deadline_at, updated_at`
+	started_at, deadline_at, updated_at`
 
 // EffectiveState is the state a person should see at now: a connection still
 // "connecting" past its deadline has failed, whether or not a worker has
@@ -88,28 +87,27 @@ func ConnectionByApp(ctx context.Context, db sqlx.ExtContext, appID string) (Con
 // BeginConnect moves the app's connection to connecting with a new attempt,
 // unless an attempt is already in flight: then it returns that one and
 // started=false, so a double click or a second tab starts nothing new. The
-// app row is locked, so concurrent Connects are serialised.
-func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, deadline time.Duration) (c Connection, started bool, err error) {
+// app row is locked, so concurrent Connects are serialised. When the new
+// attempt replaces one that ran out of time before anything recorded its end,
+// expired is that old attempt. Only the connection's owner (jobs.Connections)
+// calls it, in its transaction.
+func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, deadline time.Duration) (c Connection, started bool, expired *Connection, err error) {
 	var locked string
 	if err := tx.GetContext(ctx, &locked, `SELECT id FROM apps WHERE id = $1 FOR UPDATE`, appID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return c, false, ErrNotFound
+			return c, false, nil, ErrNotFound
 		}
-		return c, false, err
+		return c, false, nil, err
 	}
 	err = tx.GetContext(ctx, &c, `SELECT `+connectionColumns+` FROM connections WHERE app_id = $1`, appID)
 	switch {
 	case err == nil && c.State == StateConnecting && time.Now().Before(c.DeadlineAt):
-		return c, false, nil
+		return c, false, nil, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return c, false, err
+		return c, false, nil, err
 	case err == nil && c.State == StateConnecting:
-		// The attempt ran out of time and no worker has written that down
-		// yet; the new attempt supersedes it, so its end is recorded here,
-		// once (its worker's own update is now stale and changes nothing).
-		if err := RecordEvent(ctx, tx, "", appID, EventDeadlineFired, DeadlineMessage); err != nil {
-			return c, false, err
-		}
+		old := c
+		expired = &old
 	}
 	err = tx.GetContext(ctx, &c, `
 		INSERT INTO connections (app_id, state, attempt, step, team_slug, deadline_at)
@@ -118,18 +116,14 @@ func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, dead
 		    state = 'connecting', attempt = connections.attempt + 1, step = 'queued',
 		    team_slug = EXCLUDED.team_slug, project_id = 0, project_slug = '',
 		    deployment_name = '', deployment_url = '', projects_remaining = -1,
-		    warning = '', error = '', deploy_key = '', deadline_job_id = 0,
+		    warning = '', error = '', deploy_key = '',
 		    started_at = now(), deadline_at = EXCLUDED.deadline_at, updated_at = now(),
 		    state_changed_at = now()
 		RETURNING `+connectionColumns, appID, teamSlug, deadline.Seconds())
-	return c, err == nil, err
-}
-
-// SetDeadlineJob records the job that fails the attempt at its deadline, so
-// the worker can cancel it when it finishes first.
-func SetDeadlineJob(ctx context.Context, db sqlx.ExtContext, appID string, attempt int, jobID int64) error {
-	_, err := db.ExecContext(ctx, `UPDATE connections SET deadline_job_id = $3 WHERE app_id = $1 AND attempt = $2`, appID, attempt, jobID)
-	return err
+	if err != nil {
+		return c, false, nil, err
+	}
+	return c, true, expired, nil
 }
 
 // guarded runs an update that applies only while the attempt is still the
@@ -182,21 +176,34 @@ func CompleteConnection(ctx context.Context, db sqlx.ExtContext, appID string, a
 }
 
 // FailConnection moves the attempt to failed with a message a person can act
-// on, if it is still connecting. Unlike the other transitions it applies past
-// the deadline too: the deadline is exactly when it is needed.
-func FailConnection(ctx context.Context, db sqlx.ExtContext, appID string, attempt int, message string) error {
-	return guarded(ctx, db, `
-		UPDATE connections SET state = 'failed', step = '', error = $3, deploy_key = '', updated_at = now(),
+// on, if it is still connecting; attempt 0 means whichever attempt is (the
+// support console's case). Unlike the other transitions it applies past the
+// deadline too: the deadline is exactly when it is needed. It returns the
+// connection as it was before, or ErrStale.
+func FailConnection(ctx context.Context, tx *sqlx.Tx, appID string, attempt int, message string) (Connection, error) {
+	var c Connection
+	err := tx.GetContext(ctx, &c, `
+		SELECT `+connectionColumns+` FROM connections
+		 WHERE app_id = $1 AND state = 'connecting' AND ($2 = 0 OR attempt = $2)
+		   FOR UPDATE`, appID, attempt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrStale
+	}
+	if err != nil {
+		return c, err
+	}
+	_, err = tx.ExecContext(ctx, `
+		UPDATE connections SET state = 'failed', step = '', error = $2, deploy_key = '', updated_at = now(),
 		       state_changed_at = now()
-		 WHERE app_id = $1 AND attempt = $2 AND state = 'connecting'`,
-		appID, attempt, message)
+		 WHERE app_id = $1`, appID, message)
+	return c, err
 }
 
 // Disconnect drops the app's link and its stored credentials; the Convex
 // project itself is kept. It returns the connection that was dropped.
-func Disconnect(ctx context.Context, db sqlx.ExtContext, appID string) (Connection, error) {
+func Disconnect(ctx context.Context, tx *sqlx.Tx, appID string) (Connection, error) {
 	var c Connection
-	err := sqlx.GetContext(ctx, db, &c, `DELETE FROM connections WHERE app_id = $1 RETURNING `+connectionColumns, appID)
+	err := tx.GetContext(ctx, &c, `DELETE FROM connections WHERE app_id = $1 RETURNING `+connectionColumns, appID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -219,7 +226,7 @@ func ConnectionForWork(ctx context.Context, db sqlx.ExtContext, appID string) (C
 	err := sqlx.GetContext(ctx, db, &w, `
 		SELECT c.app_id, c.state, c.attempt, c.step, c.team_slug, c.project_id, c.project_slug,
 		       c.deployment_name, c.deployment_url, c.projects_remaining, c.warning, c.error, c.deploy_key,
-		       c.deadline_job_id, c.started_at, c.deadline_at, c.updated_at,
+		       c.started_at, c.deadline_at, c.updated_at,
 		       a.name AS app_name, a.owner_id, COALESCE(u.convex_token, '') AS owner_token
 		  FROM connections c JOIN apps a ON a.id = c.app_id JOIN users u ON u.id = a.owner_id
 		 WHERE c.app_id = $1`, appID)
@@ -229,8 +236,8 @@ func ConnectionForWork(ctx context.Context, db sqlx.ExtContext, appID string) (C
 	return w, err
 }
 
-// ExpiredConnections lists connecting attempts past their deadline; the
-// deadline jobs normally fail them first, this is the sweeper's backstop.
+// ExpiredConnections lists connecting attempts past their deadline, oldest
+// first, for the deadline sweeper.
 func ExpiredConnections(ctx context.Context, db sqlx.ExtContext, limit int) ([]Connection, error) {
 	var cs []Connection
 	err := sqlx.SelectContext(ctx, db, &cs, `
@@ -238,4 +245,24 @@ func ExpiredConnections(ctx context.Context, db sqlx.ExtContext, limit int) ([]C
 		 WHERE state = 'connecting' AND deadline_at <= now()
 		 ORDER BY deadline_at LIMIT $1`, limit)
 	return cs, err
+}
+
+// AppOwnerToken is an app's owner and their sealed Convex token, for work
+// done on their behalf when the app may have no connection any more.
+type AppOwnerToken struct {
+	OwnerID    string `db:"owner_id"`
+	OwnerToken string `db:"owner_token"`
+}
+
+// OwnerTokenByApp returns the app's owner token, or ErrNotFound when the app
+// is gone.
+func OwnerTokenByApp(ctx context.Context, db sqlx.QueryerContext, appID string) (AppOwnerToken, error) {
+	var o AppOwnerToken
+	err := sqlx.GetContext(ctx, db, &o, `
+		SELECT a.owner_id, COALESCE(u.convex_token, '') AS owner_token
+		  FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.id = $1`, appID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, ErrNotFound
+	}
+	return o, err
 }

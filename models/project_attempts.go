@@ -50,12 +50,14 @@ func RecordAttempt(ctx context.Context, db sqlx.ExtContext, appID, userID string
 }
 
 // MarkAttemptCreated records create_project's answer: the project exists.
+// It is ErrStale when the attempt was settled meanwhile (a reconcile that
+// found no project yet, or deleted it): the caller then owns the project and
+// must delete it.
 func MarkAttemptCreated(ctx context.Context, db sqlx.ExtContext, id, projectID int64, projectSlug, deploymentName, deploymentURL string) error {
-	_, err := db.ExecContext(ctx, `
+	return guarded(ctx, db, `
 		UPDATE project_attempts SET status = 'created', project_id = $2, project_slug = $3,
 		       deployment_name = $4, deployment_url = $5, updated_at = now()
-		 WHERE id = $1`, id, projectID, projectSlug, deploymentName, deploymentURL)
-	return err
+		 WHERE id = $1 AND status = 'pending'`, id, projectID, projectSlug, deploymentName, deploymentURL)
 }
 
 // SetAttemptStatus moves an attempt to in_use, deleted or not_found.

@@ -206,15 +206,6 @@ func SupportApp(ctx context.Context, db sqlx.QueryerContext, appID string) (Supp
 	return row, err
 }
 
-// SupportFailConnection marks a connecting attempt failed on support's word,
-// with a note the owner then sees.
-func SupportFailConnection(ctx context.Context, db sqlx.ExtContext, appID, note string) error {
-	return guarded(ctx, db, `
-		UPDATE connections SET state = 'failed', step = '', error = $2, deploy_key = '', updated_at = now(),
-		       state_changed_at = now()
-		 WHERE app_id = $1 AND state = 'connecting'`, appID, note)
-}
-
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -201,12 +201,17 @@ func TestSupportCopiesFollowChanges(t *testing.T) {
 	if st, _, search := copies(); st != "none" || search != "tic tac toe ada@example.com " {
 		t.Fatalf("new app: %q %q", st, search)
 	}
-	tx, _ := db.BeginTxx(ctx, nil)
-	c, _, err := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
+	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx.Commit()
+	c, _, _, err := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	if st, team, _ := copies(); st != "connecting" || team != "acme" {
 		t.Fatalf("connecting: %q %q", st, team)
 	}
@@ -221,7 +226,16 @@ func TestSupportCopiesFollowChanges(t *testing.T) {
 	if _, _, search := copies(); search != "noughts ada@lovelace.dev tic-tac-toe" {
 		t.Fatalf("after rename and new email: %q", search)
 	}
-	models.Disconnect(ctx, db, app.ID)
+	tx, err = db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := models.Disconnect(ctx, tx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	if st, team, _ := copies(); st != "none" || team != "" {
 		t.Fatalf("disconnected: %q %q", st, team)
 	}

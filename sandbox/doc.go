@@ -13,8 +13,9 @@
 //     variables and its site; deployment names are never reused.
 //   - "malformed" creates the project and then cuts its answer short (before
 //     any secret), as a dropped connection would, so the caller must find the
-//     project again by listing. "black-hole" creates nothing. "slow" creates
-//     the project only if the client is still waiting after SlowDelay.
+//     project again by listing. "black-hole" creates nothing. "slow" answers
+//     after SlowDelay, and creates the project then even if the client
+//     stopped waiting, as a real server that finishes its work would.
 //     Failure teams fail create_project only (and, for "authorize-fails",
 //     authorize); every other call on them behaves normally.
 //   - An authorization code is spent by any exchange attempt, right or

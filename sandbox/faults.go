@@ -19,8 +19,8 @@ type fault struct {
 }
 
 // createProjectFault applies the failure mode of team to its call-th
-// create_project. Black-hole and slow block here until the request's context
-// ends, Close is called or (slow only) SlowDelay passes.
+// create_project. Black-hole blocks here until the request's context ends or
+// Close is called; slow until SlowDelay passes or Close is called.
 func (s *Sandbox) createProjectFault(ctx context.Context, team string, call int) fault {
 	switch team {
 	case TeamSSORequired:
@@ -46,11 +46,11 @@ func (s *Sandbox) createProjectFault(ctx context.Context, team string, call int)
 			return fault{err: errUnavailable}
 		}
 	case TeamSlow:
+		// Like a real server, it finishes the create even when the client
+		// stopped waiting: the project then exists and nobody was told.
 		t := time.NewTimer(s.opts.SlowDelay)
 		defer t.Stop()
 		select {
-		case <-ctx.Done():
-			return fault{gone: true}
 		case <-s.done:
 			return fault{err: errUnavailable}
 		case <-t.C:
