@@ -255,7 +255,9 @@ func TestCrashRecoveryLeaksNoProject(t *testing.T) {
 				t.Fatalf("%d projects on the team after recovery, want exactly 1: %+v", len(projects), projects)
 			}
 			var open int
-			b.db.Get(&open, `SELECT count(*) FROM project_attempts WHERE app_id = $1 AND status IN ('pending', 'created')`, id)
+			if err := b.db.Get(&open, `SELECT count(*) FROM project_attempts WHERE app_id = $1 AND status IN ('pending', 'created')`, id); err != nil {
+				t.Fatal(err)
+			}
 			if open != 0 {
 				t.Fatalf("%d attempts left unsettled", open)
 			}
@@ -303,7 +305,9 @@ func TestDisconnectDropsCredentialsKeepsProject(t *testing.T) {
 		t.Fatalf("disconnect = %d:\n%s", res.Status, res.Body)
 	}
 	var rows int
-	b.db.Get(&rows, `SELECT count(*) FROM connections WHERE app_id = $1`, id)
+	if err := b.db.Get(&rows, `SELECT count(*) FROM connections WHERE app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
 	if rows != 0 {
 		t.Fatal("the connection and its deploy key are still stored")
 	}
