@@ -17,17 +17,28 @@ func TestBeginConnectSupersedesAnExpiredAttempt(t *testing.T) {
 	t.Parallel()
 	db, _ := dbtest.New(t)
 	ctx := context.Background()
-	u, _ := models.UpsertUser(ctx, db, "1", "Ada", "ada@example.com")
-	app, _ := models.CreateApp(ctx, db, u.ID, "App")
+	u, err := models.UpsertUser(ctx, db, "1", "Ada", "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := models.CreateApp(ctx, db, u.ID, "App")
+	if err != nil {
+		t.Fatal(err)
+	}
 	begin := func() (models.Connection, bool) {
 		t.Helper()
-		tx, _ := db.BeginTxx(ctx, nil)
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer tx.Rollback()
 		c, started, err := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tx.Commit()
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
 		return c, started
 	}
 	first, started := begin()
@@ -37,13 +48,17 @@ func TestBeginConnectSupersedesAnExpiredAttempt(t *testing.T) {
 	if again, started := begin(); started || again.Attempt != 1 {
 		t.Fatal("a Connect within the deadline started a new attempt")
 	}
-	db.Exec(`UPDATE connections SET deadline_at = now() - interval '1 second'`)
+	if _, err := db.Exec(`UPDATE connections SET deadline_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
 	second, started := begin()
 	if !started || second.Attempt != 2 {
 		t.Fatalf("Connect after the deadline: attempt %d, started %v", second.Attempt, started)
 	}
 	var fired int
-	db.Get(&fired, `SELECT count(*) FROM events WHERE kind = 'deadline_fired' AND app_id = $1`, app.ID)
+	if err := db.Get(&fired, `SELECT count(*) FROM events WHERE kind = 'deadline_fired' AND app_id = $1`, app.ID); err != nil {
+		t.Fatal(err)
+	}
 	if fired != 1 {
 		t.Fatalf("%d deadline_fired events, want 1", fired)
 	}
