@@ -27,7 +27,9 @@ func siteZip(t *testing.T, files map[string]string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.WriteString(w, body)
+		if _, err := io.WriteString(w, body); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -178,25 +180,45 @@ func TestDeployRefusesBadBundlesAndSendsNothing(t *testing.T) {
 	symlink := func() []byte {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
-		zw.Create("index.html")
+		if _, err := zw.Create("index.html"); err != nil {
+			t.Fatal(err)
+		}
 		h := &zip.FileHeader{Name: "link", Method: zip.Store}
 		h.SetMode(0o777 | 1<<27) // os.ModeSymlink
-		w, _ := zw.CreateHeader(h)
-		io.WriteString(w, "/etc/passwd")
-		zw.Close()
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, "/etc/passwd"); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return buf.Bytes()
 	}()
 	bomb := func() []byte {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
-		w, _ := zw.Create("index.html")
-		io.WriteString(w, "<h1>hi</h1>")
-		w, _ = zw.Create("zeros.bin")
+		w, err := zw.Create("index.html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, "<h1>hi</h1>"); err != nil {
+			t.Fatal(err)
+		}
+		if w, err = zw.Create("zeros.bin"); err != nil {
+			t.Fatal(err)
+		}
 		zero := make([]byte, 1<<20)
 		for range 300 {
-			w.Write(zero)
+			if _, err := w.Write(zero); err != nil {
+				t.Fatal(err)
+			}
 		}
-		zw.Close()
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return buf.Bytes()
 	}()
 	cases := map[string]struct {
@@ -239,9 +261,16 @@ func TestDeployTooBig(t *testing.T) {
 	b.waitFinal(t, c, id, 5*time.Second)
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "index.html", Method: zip.Store})
-	w.Write(bytes.Repeat([]byte("x"), 2<<20))
-	zw.Close()
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "index.html", Method: zip.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(bytes.Repeat([]byte("x"), 2<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	res := b.upload(t, c, id, buf.Bytes())
 	if res.Status != http.StatusRequestEntityTooLarge || !strings.Contains(res.Body, "larger than 1 MB") {
 		t.Fatalf("too big = %d:\n%.500s", res.Status, res.Body)
