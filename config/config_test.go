@@ -110,7 +110,10 @@ func TestSandboxModeGeneratesAndKeepsSecrets(t *testing.T) {
 	if string(first.SessionSecret) != string(second.SessionSecret) || first.OAuthClientSecret != second.OAuthClientSecret {
 		t.Fatal("a restart in sandbox mode must keep the generated secrets")
 	}
-	sealed, _ := first.Credentials.SealString("x", "p")
+	sealed, err := first.Credentials.SealString("x", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got, err := second.Credentials.OpenString(sealed, "p"); err != nil || got != "x" {
 		t.Fatal("a restart in sandbox mode must keep the credentials key")
 	}

@@ -62,7 +62,10 @@ func setup(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n i
 	t.Helper()
 	ts := &testServer{}
 	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("reading the request body: %v", err) // not Fatal: this is the server's goroutine
+		}
 		ts.mu.Lock()
 		n := len(ts.reqs)
 		ts.reqs = append(ts.reqs, seen{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body, At: time.Now()})

@@ -28,7 +28,10 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	if err != nil || got != secret {
 		t.Fatalf("Open = %q, %v; want the secret back", got, err)
 	}
-	again, _ := ring.SealString(secret, "deploy-key:app-1")
+	again, err := ring.SealString(secret, "deploy-key:app-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if again == sealed {
 		t.Fatal("two seals of the same value are identical: the nonce is not random")
 	}
@@ -36,9 +39,18 @@ func TestSealOpenRoundTrip(t *testing.T) {
 
 func TestOpenRefuses(t *testing.T) {
 	t.Parallel()
-	ring, _ := credentials.ParseKeyring(credentials.GenerateSpec("k1"))
-	other, _ := credentials.ParseKeyring(credentials.GenerateSpec("k1"))
-	sealed, _ := ring.SealString("token", "session:a")
+	ring, err := credentials.ParseKeyring(credentials.GenerateSpec("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := credentials.ParseKeyring(credentials.GenerateSpec("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := ring.SealString("token", "session:a")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tampered := sealed[:len(sealed)-2] + "AA"
 	if tampered == sealed {
 		tampered = sealed[:len(sealed)-2] + "BB"
@@ -68,8 +80,14 @@ func TestOpenRefuses(t *testing.T) {
 func TestRotation(t *testing.T) {
 	t.Parallel()
 	oldSpec := credentials.GenerateSpec("2025")
-	oldRing, _ := credentials.ParseKeyring(oldSpec)
-	sealed, _ := oldRing.SealString("token", "p")
+	oldRing, err := credentials.ParseKeyring(oldSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := oldRing.SealString("token", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	rotated, err := credentials.ParseKeyring(credentials.GenerateSpec("2026") + "," + oldSpec)
 	if err != nil {
@@ -81,7 +99,10 @@ func TestRotation(t *testing.T) {
 	if !rotated.NeedsReseal(sealed) {
 		t.Fatal("an old value should need resealing")
 	}
-	fresh, _ := rotated.SealString("token", "p")
+	fresh, err := rotated.SealString("token", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rotated.NeedsReseal(fresh) || !strings.HasPrefix(fresh, "v1.2026.") {
 		t.Fatalf("new values must be sealed with the first key, got %q", fresh)
 	}

@@ -28,7 +28,9 @@ func TestCreateAppValidates(t *testing.T) {
 		}
 	}
 	var apps int
-	b.db.Get(&apps, `SELECT count(*) FROM apps`)
+	if err := b.db.Get(&apps, `SELECT count(*) FROM apps`); err != nil {
+		t.Fatal(err)
+	}
 	if apps != 0 {
 		t.Fatal("a refused form created an app")
 	}
@@ -148,7 +150,9 @@ func TestConnectValidatesTheTeam(t *testing.T) {
 		}
 	}
 	var rows int
-	b.db.Get(&rows, `SELECT count(*) FROM connections`)
+	if err := b.db.Get(&rows, `SELECT count(*) FROM connections`); err != nil {
+		t.Fatal(err)
+	}
 	if rows != 0 || b.sandbox.Calls("create_project", "acme") != 0 {
 		t.Fatal("a refused connect changed something")
 	}
@@ -165,7 +169,9 @@ func TestTeamSelector(t *testing.T) {
 
 	// A provision host that fails: the selector says so and offers a retry.
 	b.sandboxDown.Store(true)
-	b.db.Exec(`UPDATE users SET teams_fetched_at = NULL`)
+	if _, err := b.db.Exec(`UPDATE users SET teams_fetched_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
 	teams = webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id+"/teams?label=Connect", nil, "HX-Request", "true")
 	if teams.Status != http.StatusOK || !strings.Contains(teams.Body, `data-testid="teams-error"`) || !strings.Contains(teams.Body, `data-testid="teams-retry"`) {
 		t.Fatalf("teams failure not shown with a retry:\n%s", teams.Body)

@@ -43,7 +43,9 @@ func TestAuditTrail(t *testing.T) {
 	webtest.Do(t, sam, "GET", b.app.URL+"/support/apps/"+id, nil)
 
 	other := b.createApp(t, ada, "Stuck")
-	b.db.Exec(`UPDATE users SET selected_team = 'acme'`)
+	if _, err := b.db.Exec(`UPDATE users SET selected_team = 'acme'`); err != nil {
+		t.Fatal(err)
+	}
 	webtest.Do(t, ada, "POST", b.app.URL+"/apps/"+other+"/connect", url.Values{"team": {"black-hole"}}, "HX-Request", "true")
 	webtest.Do(t, sam, "POST", b.app.URL+"/support/apps/"+other+"/fail", url.Values{"note": {"stuck"}})
 	webtest.Do(t, ada, "POST", b.app.URL+"/apps/"+id+"/disconnect", nil)
@@ -70,7 +72,9 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 	var anonymous int
-	b.db.Get(&anonymous, `SELECT count(*) FROM events WHERE actor_id IS NULL AND kind IN ('app_created', 'deploy_started', 'rollback', 'support_marked_failed')`)
+	if err := b.db.Get(&anonymous, `SELECT count(*) FROM events WHERE actor_id IS NULL AND kind IN ('app_created', 'deploy_started', 'rollback', 'support_marked_failed')`); err != nil {
+		t.Fatal(err)
+	}
 	if anonymous != 0 {
 		t.Errorf("%d user actions recorded without their actor", anonymous)
 	}

@@ -172,7 +172,9 @@ func TestTokenExchangeFailure(t *testing.T) {
 		t.Fatalf("failed exchange = %d: %s", res.Status, res.Body)
 	}
 	var sessions int
-	b.db.Get(&sessions, `SELECT count(*) FROM sessions`)
+	if err := b.db.Get(&sessions, `SELECT count(*) FROM sessions`); err != nil {
+		t.Fatal(err)
+	}
 	if sessions != 0 {
 		t.Fatal("a failed exchange opened a session")
 	}
@@ -194,7 +196,9 @@ func TestLogoutEndsTheSessionOnTheServer(t *testing.T) {
 		t.Fatalf("logout = %d", res.Status)
 	}
 	var sessions int
-	b.db.Get(&sessions, `SELECT count(*) FROM sessions`)
+	if err := b.db.Get(&sessions, `SELECT count(*) FROM sessions`); err != nil {
+		t.Fatal(err)
+	}
 	if sessions != 0 {
 		t.Fatal("logout left the session row")
 	}
@@ -225,7 +229,9 @@ func TestCrossOriginPostRefused(t *testing.T) {
 		}
 	}
 	var sessions int
-	b.db.Get(&sessions, `SELECT count(*) FROM sessions`)
+	if err := b.db.Get(&sessions, `SELECT count(*) FROM sessions`); err != nil {
+		t.Fatal(err)
+	}
 	if sessions != 1 {
 		t.Fatal("a cross-origin POST changed state")
 	}

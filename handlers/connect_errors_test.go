@@ -3,12 +3,13 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/sync/errgroup"
 
 	"chefdeploy/handlers/webtest"
 	"chefdeploy/jobs"
@@ -96,22 +97,38 @@ func TestDoubleConnectStartsOneAttempt(t *testing.T) {
 	t.Parallel()
 	b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "5s"), func(o *setupOptions) { o.slowDelay = 500 * time.Millisecond })
 	id := b.createApp(t, c, "Double")
-	var wg sync.WaitGroup
-	for range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b.connect(t, c, id, "slow")
-		}()
+	// Five clicks at once. The goroutines only send; every answer is checked
+	// here, on the test's goroutine.
+	answers := make([]webtest.Response, 5)
+	var g errgroup.Group
+	for i := range answers {
+		g.Go(func() error {
+			var err error
+			answers[i], err = webtest.Send(c, "POST", b.app.URL+"/apps/"+id+"/connect", url.Values{"team": {"slow"}}, "HX-Request", "true")
+			return err
+		})
 	}
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i, res := range answers {
+		if res.Status != http.StatusOK || stateOf(t, res.Body) != "connecting" {
+			t.Errorf("click %d = %d, want 200 connecting:\n%s", i, res.Status, res.Body)
+		}
+	}
 	if final := b.waitFinal(t, c, id, 5*time.Second); stateOf(t, final.Body) != "connected" {
 		t.Fatalf("not connected:\n%s", final.Body)
 	}
-	var attempt int
-	b.db.Get(&attempt, `SELECT attempt FROM connections WHERE app_id = $1`, id)
-	if attempt != 1 || b.sandbox.Calls("create_project", "slow") != 1 || len(b.sandbox.Projects("slow")) != 1 {
-		t.Fatalf("five clicks made attempt %d, %d create calls", attempt, b.sandbox.Calls("create_project", "slow"))
+	var attempt, started int
+	if err := b.db.Get(&attempt, `SELECT attempt FROM connections WHERE app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.Get(&started, `SELECT count(*) FROM events WHERE app_id = $1 AND kind = 'connect_started'`, id); err != nil {
+		t.Fatal(err)
+	}
+	if attempt != 1 || started != 1 || b.sandbox.Calls("create_project", "slow") != 1 || len(b.sandbox.Projects("slow")) != 1 {
+		t.Fatalf("five clicks made attempt %d, %d connect_started events, %d create calls, %d projects",
+			attempt, started, b.sandbox.Calls("create_project", "slow"), len(b.sandbox.Projects("slow")))
 	}
 }
 
@@ -281,7 +298,9 @@ func TestCrashRecoveryLeaksNoProject(t *testing.T) {
 				t.Fatalf("%d projects on the team after recovery, want exactly 1: %+v", len(projects), projects)
 			}
 			var open int
-			b.db.Get(&open, `SELECT count(*) FROM project_attempts WHERE app_id = $1 AND status IN ('pending', 'created')`, id)
+			if err := b.db.Get(&open, `SELECT count(*) FROM project_attempts WHERE app_id = $1 AND status IN ('pending', 'created')`, id); err != nil {
+				t.Fatal(err)
+			}
 			if open != 0 {
 				t.Fatalf("%d attempts left unsettled", open)
 			}
@@ -329,7 +348,9 @@ func TestDisconnectDropsCredentialsKeepsProject(t *testing.T) {
 		t.Fatalf("disconnect = %d:\n%s", res.Status, res.Body)
 	}
 	var rows int
-	b.db.Get(&rows, `SELECT count(*) FROM connections WHERE app_id = $1`, id)
+	if err := b.db.Get(&rows, `SELECT count(*) FROM connections WHERE app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
 	if rows != 0 {
 		t.Fatal("the connection and its deploy key are still stored")
 	}

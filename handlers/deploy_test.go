@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -26,7 +27,9 @@ func siteZip(t *testing.T, files map[string]string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.WriteString(w, body)
+		if _, err := io.WriteString(w, body); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -47,10 +50,20 @@ func (b *bundle) upload(t *testing.T, c *http.Client, appID string, zipBytes []b
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("bundle", "dist.zip")
-	fw.Write(zipBytes)
-	mw.Close()
-	req, _ := http.NewRequest("POST", b.app.URL+"/apps/"+appID+"/deploys", &body)
+	fw, err := mw.CreateFormFile("bundle", "dist.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write(zipBytes); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", b.app.URL+"/apps/"+appID+"/deploys", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("HX-Request", "true")
 	res, err := c.Do(req)
@@ -58,9 +71,15 @@ func (b *bundle) upload(t *testing.T, c *http.Client, appID string, zipBytes []b
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return webtest.Response{Status: res.StatusCode, Header: res.Header, Body: string(raw)}
 }
+
+// deployRow is one row of the deploy history: its id and status.
+var deployRow = regexp.MustCompile(`data-testid="deploy-row" data-deploy-id="([^"]+)" data-status="([a-z]+)"`)
 
 // waitDeploy polls the deploy panel until the newest deploy is final.
 func (b *bundle) waitDeploy(t *testing.T, c *http.Client, appID string) string {
@@ -97,11 +116,18 @@ func TestDeployHappyPathAndRollback(t *testing.T) {
 	v1, v2 := goodSite(t, "version one"), goodSite(t, "version two")
 
 	res := b.upload(t, c, id, v1)
-	if res.Status != http.StatusOK || !strings.Contains(res.Body, `data-status="uploading"`) {
-		t.Fatalf("upload = %d:\n%s", res.Status, res.Body)
+	var firstID string
+	if err := b.db.Get(&firstID, `SELECT id FROM deploys WHERE app_id = $1 AND bundle_sha256 = $2`, id, fmt.Sprintf("%x", sha256.Sum256(v1))); err != nil {
+		t.Fatal(err)
+	}
+	// The upload job may finish before the answer is rendered, so the answer
+	// shows this one deploy either still uploading or already live.
+	answered := deployRow.FindAllStringSubmatch(res.Body, -1)
+	if res.Status != http.StatusOK || len(answered) != 1 || answered[0][1] != firstID || (answered[0][2] != "uploading" && answered[0][2] != "live") {
+		t.Fatalf("upload = %d, want deploy %s uploading or live:\n%s", res.Status, firstID, res.Body)
 	}
 	panel := b.waitDeploy(t, c, id)
-	if !strings.Contains(panel, `data-testid="deploy-steps" data-status="live"`) {
+	if !strings.Contains(panel, `data-testid="deploy-steps" data-status="live"`) || !strings.Contains(panel, `data-deploy-id="`+firstID+`" data-status="live"`) {
 		t.Fatalf("first deploy not live:\n%s", panel)
 	}
 	if got, _ := b.sandbox.LastBundle(deployment); !bytes.Equal(got, v1) {
@@ -112,16 +138,18 @@ func TestDeployHappyPathAndRollback(t *testing.T) {
 		t.Fatalf("site not served: %d %s", site.Status, site.Body)
 	}
 
-	b.upload(t, c, id, v2)
+	if res := b.upload(t, c, id, v2); res.Status != http.StatusOK {
+		t.Fatalf("second upload = %d:\n%s", res.Status, res.Body)
+	}
 	panel = b.waitDeploy(t, c, id)
 	if got, _ := b.sandbox.LastBundle(deployment); !bytes.Equal(got, v2) {
 		t.Fatal("second deploy not uploaded")
 	}
 	rows := regexp.MustCompile(`data-testid="deploy-row" data-deploy-id="([^"]+)" data-status="live"`).FindAllStringSubmatch(panel, -1)
-	if len(rows) != 2 {
-		t.Fatalf("history shows %d live deploys, want 2", len(rows))
+	if len(rows) != 2 || rows[1][1] != firstID { // newest first
+		t.Fatalf("history shows %d live deploys, want 2, the older %s:\n%s", len(rows), firstID, panel)
 	}
-	first := rows[1][1] // newest first
+	first := rows[1][1]
 	rb := webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/deploys/"+first+"/rollback", nil, "HX-Request", "true")
 	if rb.Status != http.StatusOK {
 		t.Fatalf("rollback = %d:\n%s", rb.Status, rb.Body)
@@ -134,7 +162,9 @@ func TestDeployHappyPathAndRollback(t *testing.T) {
 		t.Error("history does not mark the rollback")
 	}
 	var bundles int
-	b.db.Get(&bundles, `SELECT count(*) FROM bundles`)
+	if err := b.db.Get(&bundles, `SELECT count(*) FROM bundles`); err != nil {
+		t.Fatal(err)
+	}
 	if bundles != 2 {
 		t.Errorf("%d bundles stored for 2 distinct uploads, want 2 (deduplicated)", bundles)
 	}
@@ -150,25 +180,45 @@ func TestDeployRefusesBadBundlesAndSendsNothing(t *testing.T) {
 	symlink := func() []byte {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
-		zw.Create("index.html")
+		if _, err := zw.Create("index.html"); err != nil {
+			t.Fatal(err)
+		}
 		h := &zip.FileHeader{Name: "link", Method: zip.Store}
 		h.SetMode(0o777 | 1<<27) // os.ModeSymlink
-		w, _ := zw.CreateHeader(h)
-		io.WriteString(w, "/etc/passwd")
-		zw.Close()
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, "/etc/passwd"); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return buf.Bytes()
 	}()
 	bomb := func() []byte {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
-		w, _ := zw.Create("index.html")
-		io.WriteString(w, "<h1>hi</h1>")
-		w, _ = zw.Create("zeros.bin")
+		w, err := zw.Create("index.html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, "<h1>hi</h1>"); err != nil {
+			t.Fatal(err)
+		}
+		if w, err = zw.Create("zeros.bin"); err != nil {
+			t.Fatal(err)
+		}
 		zero := make([]byte, 1<<20)
 		for range 300 {
-			w.Write(zero)
+			if _, err := w.Write(zero); err != nil {
+				t.Fatal(err)
+			}
 		}
-		zw.Close()
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return buf.Bytes()
 	}()
 	cases := map[string]struct {
@@ -192,8 +242,12 @@ func TestDeployRefusesBadBundlesAndSendsNothing(t *testing.T) {
 		t.Fatalf("%d refused bundles reached Convex hosting", n)
 	}
 	var deploys, bundles int
-	b.db.Get(&deploys, `SELECT count(*) FROM deploys`)
-	b.db.Get(&bundles, `SELECT count(*) FROM bundles`)
+	if err := b.db.Get(&deploys, `SELECT count(*) FROM deploys`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.Get(&bundles, `SELECT count(*) FROM bundles`); err != nil {
+		t.Fatal(err)
+	}
 	if deploys != 0 || bundles != 0 {
 		t.Fatalf("refused bundles left %d deploys and %d bundles", deploys, bundles)
 	}
@@ -207,9 +261,16 @@ func TestDeployTooBig(t *testing.T) {
 	b.waitFinal(t, c, id, 5*time.Second)
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "index.html", Method: zip.Store})
-	w.Write(bytes.Repeat([]byte("x"), 2<<20))
-	zw.Close()
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "index.html", Method: zip.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(bytes.Repeat([]byte("x"), 2<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	res := b.upload(t, c, id, buf.Bytes())
 	if res.Status != http.StatusRequestEntityTooLarge || !strings.Contains(res.Body, "larger than 1 MB") {
 		t.Fatalf("too big = %d:\n%.500s", res.Status, res.Body)
@@ -242,8 +303,12 @@ func TestPruningKeepsFiveBundles(t *testing.T) {
 		b.waitDeploy(t, c, id)
 	}
 	var bundles, deploys int
-	b.db.Get(&bundles, `SELECT count(*) FROM bundles`)
-	b.db.Get(&deploys, `SELECT count(*) FROM deploys`)
+	if err := b.db.Get(&bundles, `SELECT count(*) FROM bundles`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.Get(&deploys, `SELECT count(*) FROM deploys`); err != nil {
+		t.Fatal(err)
+	}
 	if bundles != 5 || deploys != 7 {
 		t.Fatalf("%d bundles and %d deploys, want 5 kept and all 7 in the history", bundles, deploys)
 	}

@@ -52,17 +52,23 @@ func TestSupportRoleIsRechecked(t *testing.T) {
 	t.Parallel()
 	b, ada := signedIn(t, "ada", supportTeam)
 	// Pretend Ada was in the support team at her last check, 11 minutes ago.
-	b.db.Exec(`UPDATE users SET support_team_member = true, support_checked_at = now() - interval '11 minutes' WHERE email = 'ada@example.com'`)
+	if _, err := b.db.Exec(`UPDATE users SET support_team_member = true, support_checked_at = now() - interval '11 minutes' WHERE email = 'ada@example.com'`); err != nil {
+		t.Fatal(err)
+	}
 	if res := webtest.Do(t, ada, "GET", b.app.URL+"/support", nil); res.Status != http.StatusForbidden {
 		t.Fatalf("a stale membership was trusted: %d", res.Status)
 	}
 	var member bool
-	b.db.Get(&member, `SELECT support_team_member FROM users WHERE email = 'ada@example.com'`)
+	if err := b.db.Get(&member, `SELECT support_team_member FROM users WHERE email = 'ada@example.com'`); err != nil {
+		t.Fatal(err)
+	}
 	if member {
 		t.Fatal("the re-check did not record that Ada is not in the team")
 	}
 	// A fresh check is trusted without asking again.
-	b.db.Exec(`UPDATE users SET support_team_member = true, support_checked_at = now() WHERE email = 'ada@example.com'`)
+	if _, err := b.db.Exec(`UPDATE users SET support_team_member = true, support_checked_at = now() WHERE email = 'ada@example.com'`); err != nil {
+		t.Fatal(err)
+	}
 	if res := webtest.Do(t, ada, "GET", b.app.URL+"/support", nil); res.Status != http.StatusOK {
 		t.Fatalf("a fresh check was not trusted: %d", res.Status)
 	}
@@ -119,7 +125,9 @@ func TestSupportSeesStateButNoSecret(t *testing.T) {
 	b.assertNoSecrets(t, key, list.Body, detail.Body, search.Body, onlyFailed.Body)
 
 	var viewed int
-	b.db.Get(&viewed, `SELECT count(*) FROM events WHERE kind = 'support_viewed_app' AND app_id = $1`, id)
+	if err := b.db.Get(&viewed, `SELECT count(*) FROM events WHERE kind = 'support_viewed_app' AND app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
 	if viewed != 1 {
 		t.Fatalf("%d support_viewed_app events, want 1", viewed)
 	}
@@ -133,7 +141,9 @@ func TestSupportMarksAStuckConnectionFailed(t *testing.T) {
 	id := b.createApp(t, ada, "Hanging")
 	b.connect(t, ada, id, "black-hole")
 	// Make it stuck: connecting, past its deadline.
-	b.db.Exec(`UPDATE connections SET deadline_at = now() - interval '1 minute' WHERE app_id = $1`, id)
+	if _, err := b.db.Exec(`UPDATE connections SET deadline_at = now() - interval '1 minute' WHERE app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
 
 	sam := webtest.Browser(t)
 	b.login(t, sam, "sam")
@@ -160,7 +170,9 @@ func TestSupportMarksAStuckConnectionFailed(t *testing.T) {
 		t.Fatalf("failing a failed connection = %d, want 409", again.Status)
 	}
 	var events int
-	b.db.Get(&events, `SELECT count(*) FROM events WHERE kind = 'support_marked_failed' AND app_id = $1`, id)
+	if err := b.db.Get(&events, `SELECT count(*) FROM events WHERE kind = 'support_marked_failed' AND app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
 	if events != 1 {
 		t.Fatal("the support action was not audited")
 	}

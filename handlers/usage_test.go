@@ -14,7 +14,10 @@ import (
 // apiUsage calls POST /api/usage as the rest of the builder would.
 func (b *bundle) apiUsage(t *testing.T, token, body string) webtest.Response {
 	t.Helper()
-	req, _ := http.NewRequest("POST", b.app.URL+"/api/usage", strings.NewReader(body))
+	req, err := http.NewRequest("POST", b.app.URL+"/api/usage", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -24,7 +27,10 @@ func (b *bundle) apiUsage(t *testing.T, token, body string) webtest.Response {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return webtest.Response{Status: res.StatusCode, Header: res.Header, Body: string(raw)}
 }
 
@@ -41,10 +47,20 @@ func TestAPITokensAndUsage(t *testing.T) {
 	if again := webtest.Do(t, c, "GET", b.app.URL+"/settings", nil); strings.Contains(again.Body, token) {
 		t.Fatal("the token is shown again after creation")
 	}
-	var stored int
-	b.db.Get(&stored, `SELECT count(*) FROM api_tokens WHERE convert_from(token_hash, 'SQL_ASCII') LIKE '%' || $1 || '%'`, token)
-	if stored != 0 {
-		t.Fatal("the token is stored in clear")
+	// The token must be in no column of its row: neither the text columns nor
+	// the raw bytes of token_hash (t::text shows bytea as hex, so both are checked).
+	var stored struct {
+		Rows  int `db:"rows"`
+		Clear int `db:"clear"`
+	}
+	if err := b.db.Get(&stored, `
+		SELECT count(*) AS rows,
+		       count(*) FILTER (WHERE strpos(t::text, $1) > 0 OR position(convert_to($1, 'UTF8') IN t.token_hash) > 0) AS clear
+		  FROM api_tokens t`, token); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Rows != 1 || stored.Clear != 0 {
+		t.Fatalf("%d token rows, %d with the token in clear; want 1 and 0", stored.Rows, stored.Clear)
 	}
 
 	body := `{"appId":"` + id + `","centitokens":1234}`

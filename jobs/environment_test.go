@@ -32,7 +32,10 @@ func TestAuthKeysRoundTrip(t *testing.T) {
 		t.Fatalf("JWKS = %s (%v)", jwks, err)
 	}
 	k := set.Keys[0]
-	n, _ := base64.RawURLEncoding.DecodeString(k["n"])
+	n, err := base64.RawURLEncoding.DecodeString(k["n"])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if k["kty"] != "RSA" || k["use"] != "sig" || k["alg"] != "RS256" || new(big.Int).SetBytes(n).Cmp(key.N) != 0 || k["e"] != "AQAB" {
 		t.Fatalf("JWKS key does not describe the private key: %v", k)
 	}
@@ -41,7 +44,10 @@ func TestAuthKeysRoundTrip(t *testing.T) {
 	if err != nil || !parsed.Equal(key) {
 		t.Fatalf("parsePrivateKey = %v", err)
 	}
-	_, again, _ := authKeys(parsed)
+	_, again, err := authKeys(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if again != jwks {
 		t.Fatal("a JWKS derived from the stored key differs from the original")
 	}

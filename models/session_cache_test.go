@@ -70,8 +70,12 @@ func TestSessionCache(t *testing.T) {
 	}
 
 	// A cached session still ends at its expiry.
-	models.CreateSession(ctx, db, "sid-3", u.ID, "sealed")
-	db.ExecContext(ctx, `UPDATE sessions SET expires_at = now() + interval '200 milliseconds'`)
+	if err := models.CreateSession(ctx, db, "sid-3", u.ID, "sealed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE sessions SET expires_at = now() + interval '200 milliseconds'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.Get(ctx, "sid-3"); err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +86,14 @@ func TestSessionCache(t *testing.T) {
 
 	// Without a listener nothing is served from memory.
 	cold := models.NewSessionCache(db, logger)
-	models.CreateSession(ctx, db, "sid-4", u.ID, "sealed")
-	cold.Get(ctx, "sid-4")
-	cold.Get(ctx, "sid-4")
+	if err := models.CreateSession(ctx, db, "sid-4", u.ID, "sealed"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := cold.Get(ctx, "sid-4"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if hits, misses := cold.Stats(); hits != 0 || misses != 2 {
 		t.Fatalf("cache without LISTEN: hits, misses = %d, %d", hits, misses)
 	}

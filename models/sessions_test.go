@@ -34,7 +34,9 @@ func TestSessionLifecycle(t *testing.T) {
 		t.Fatalf("unknown session: %v, want ErrNotFound", err)
 	}
 	var stored int
-	db.GetContext(ctx, &stored, `SELECT count(*) FROM sessions WHERE id_hash = convert_to('sid-1', 'UTF8')`)
+	if err := db.GetContext(ctx, &stored, `SELECT count(*) FROM sessions WHERE id_hash = convert_to('sid-1', 'UTF8')`); err != nil {
+		t.Fatal(err)
+	}
 	if stored != 0 {
 		t.Fatal("the raw session id is stored")
 	}
@@ -45,8 +47,12 @@ func TestSessionLifecycle(t *testing.T) {
 		t.Fatalf("deleted session still found: %v", err)
 	}
 
-	models.CreateSession(ctx, db, "sid-old", u.ID, "x")
-	db.ExecContext(ctx, `UPDATE sessions SET expires_at = now() - interval '1 minute'`)
+	if err := models.CreateSession(ctx, db, "sid-old", u.ID, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE sessions SET expires_at = now() - interval '1 minute'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := models.SessionByID(ctx, db, "sid-old"); !errors.Is(err, models.ErrNotFound) {
 		t.Fatalf("expired session still found: %v", err)
 	}
@@ -71,7 +77,9 @@ func TestLoginAttemptIsSingleUseAndBound(t *testing.T) {
 		t.Fatalf("attempt survived a mismatched use: %v", err)
 	}
 
-	models.CreateLoginAttempt(ctx, db, "state-2", "browser-1", "sealed-verifier")
+	if err := models.CreateLoginAttempt(ctx, db, "state-2", "browser-1", "sealed-verifier"); err != nil {
+		t.Fatal(err)
+	}
 	a, err := models.ConsumeLoginAttempt(ctx, db, "state-2", "browser-1")
 	if err != nil || a.CodeVerifier != "sealed-verifier" {
 		t.Fatalf("Consume = %+v, %v", a, err)
@@ -80,8 +88,12 @@ func TestLoginAttemptIsSingleUseAndBound(t *testing.T) {
 		t.Fatalf("replayed state accepted: %v", err)
 	}
 
-	models.CreateLoginAttempt(ctx, db, "state-3", "browser-1", "v")
-	db.ExecContext(ctx, `UPDATE login_attempts SET created_at = now() - interval '1 hour'`)
+	if err := models.CreateLoginAttempt(ctx, db, "state-3", "browser-1", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE login_attempts SET created_at = now() - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := models.ConsumeLoginAttempt(ctx, db, "state-3", "browser-1"); !errors.Is(err, models.ErrNotFound) {
 		t.Fatalf("expired attempt accepted: %v", err)
 	}

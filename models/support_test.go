@@ -111,7 +111,9 @@ func TestSupportListingFiltersSearchAndPaging(t *testing.T) {
 		return len(rows), rows
 	}
 	var want int
-	db.Get(&want, `SELECT count(*) FROM connections WHERE state = 'failed'`)
+	if err := db.Get(&want, `SELECT count(*) FROM connections WHERE state = 'failed'`); err != nil {
+		t.Fatal(err)
+	}
 	n, rows := count(models.SupportFilter{State: "failed"})
 	if n != want || n == 0 {
 		t.Fatalf("failed filter: %d rows, want %d", n, want)
@@ -124,11 +126,15 @@ func TestSupportListingFiltersSearchAndPaging(t *testing.T) {
 	if n, _ := count(models.SupportFilter{State: "none"}); n != 60 {
 		t.Fatalf("none filter: %d, want 60", n)
 	}
-	db.Get(&want, `SELECT count(*) FROM connections WHERE team_slug = 'team-3'`)
+	if err := db.Get(&want, `SELECT count(*) FROM connections WHERE team_slug = 'team-3'`); err != nil {
+		t.Fatal(err)
+	}
 	if n, _ := count(models.SupportFilter{Team: "team-3"}); n != want {
 		t.Fatalf("team filter: %d, want %d", n, want)
 	}
-	db.Get(&want, `SELECT count(*) FROM apps a JOIN users u ON u.id = a.owner_id WHERE u.email = 'owner7@example.com'`)
+	if err := db.Get(&want, `SELECT count(*) FROM apps a JOIN users u ON u.id = a.owner_id WHERE u.email = 'owner7@example.com'`); err != nil {
+		t.Fatal(err)
+	}
 	if n, _ := count(models.SupportFilter{Query: "owner7@"}); n != want {
 		t.Fatalf("search by owner: %d, want %d", n, want)
 	}
@@ -185,7 +191,10 @@ func TestSupportCopiesFollowChanges(t *testing.T) {
 	t.Parallel()
 	db, _ := dbtest.New(t)
 	ctx := context.Background()
-	u, _ := models.UpsertUser(ctx, db, "1", "Ada", "ada@example.com")
+	u, err := models.UpsertUser(ctx, db, "1", "Ada", "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
 	app, err := models.CreateApp(ctx, db, u.ID, "Tic Tac Toe")
 	if err != nil {
 		t.Fatal(err)
@@ -221,8 +230,12 @@ func TestSupportCopiesFollowChanges(t *testing.T) {
 	if st, _, search := copies(); st != "connected" || !strings.HasSuffix(search, " tic-tac-toe") {
 		t.Fatalf("connected: %q %q", st, search)
 	}
-	models.RenameApp(ctx, db, u.ID, app.ID, "Noughts")
-	models.UpsertUser(ctx, db, "1", "Ada", "ada@lovelace.dev")
+	if err := models.RenameApp(ctx, db, u.ID, app.ID, "Noughts"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := models.UpsertUser(ctx, db, "1", "Ada", "ada@lovelace.dev"); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, search := copies(); search != "noughts ada@lovelace.dev tic-tac-toe" {
 		t.Fatalf("after rename and new email: %q", search)
 	}

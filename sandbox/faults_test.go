@@ -168,8 +168,9 @@ func TestCloseReleasesBlockedRequests(t *testing.T) {
 			f := setup(t, sandbox.Options{SlowDelay: time.Hour})
 			ada := f.login(t, sandbox.UserAda)
 			answered := make(chan reply, 1)
+			header, body := apiHeader(t, "Bearer "+ada, "{}"), jsonBody(t, createBody(team, "app"))
 			go func() {
-				rp, err := f.trySend(t.Context(), "POST", "/api/create_project", apiHeader(t, "Bearer "+ada, "{}"), jsonBody(t, createBody(team, "app")))
+				rp, err := f.trySend(t.Context(), "POST", "/api/create_project", header, body)
 				if err != nil {
 					t.Errorf("request: %v", err)
 				}

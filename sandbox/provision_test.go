@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
 
 	"chefdeploy/sandbox"
 )
@@ -326,12 +327,27 @@ func TestConcurrentCreatesGetDistinctNames(t *testing.T) {
 	f := setup(t, sandbox.Options{})
 	grace := f.login(t, sandbox.UserGrace)
 	const n = 20 // hopper-labs' whole quota
-	results := make([]created, n)
-	var wg sync.WaitGroup
+	// The goroutines only send; the answers are checked on the test's goroutine.
+	replies := make([]reply, n)
+	header := apiHeader(t, "Bearer "+grace, "{}")
+	var g errgroup.Group
 	for i := range n {
-		wg.Go(func() { results[i] = f.createProject(t, grace, "hopper-labs", "Same Name") })
+		body := jsonBody(t, createBody("hopper-labs", "Same Name"))
+		g.Go(func() (err error) {
+			replies[i], err = f.trySend(t.Context(), "POST", "/api/create_project", header, body)
+			return err
+		})
 	}
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	results := make([]created, n)
+	for i, rp := range replies {
+		if rp.status != http.StatusOK {
+			t.Fatalf("create_project %d: %d %s", i, rp.status, rp.body)
+		}
+		rp.decode(t, &results[i])
+	}
 	slugs, deployments := map[string]bool{}, map[string]bool{}
 	for _, c := range results {
 		slugs[c.ProjectSlug] = true

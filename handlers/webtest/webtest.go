@@ -3,6 +3,7 @@
 package webtest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,7 +16,10 @@ import (
 // so tests see each step the way a browser takes it.
 func Browser(t testing.TB) *http.Client {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &http.Client{
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -33,13 +37,23 @@ type Response struct {
 // name, value pairs.
 func Do(t testing.TB, c *http.Client, method, target string, form url.Values, headers ...string) Response {
 	t.Helper()
+	res, err := Send(c, method, target, form, headers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// Send is Do for goroutines other than the test's, which must not call
+// t.Fatal: it returns the error instead.
+func Send(c *http.Client, method, target string, form url.Values, headers ...string) (Response, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, target, body)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, err
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -49,11 +63,14 @@ func Do(t testing.TB, c *http.Client, method, target string, form url.Values, he
 	}
 	res, err := c.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return Response{}, err
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return Response{Status: res.StatusCode, Header: res.Header, Body: string(raw)}
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return Response{}, fmt.Errorf("%s %s: reading the answer: %w", method, target, err)
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: string(raw)}, nil
 }
 
 // StartLogin follows appURL/auth/login to the authorize page and returns the
