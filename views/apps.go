@@ -169,14 +169,14 @@ func (v StatusView) ProgressPercent() int {
 	return 8
 }
 
-// ProgressStyle is the progress bar's width class; widths are fixed classes
-// because the CSP forbids inline styles.
-func (v StatusView) ProgressStyle() string {
+// ProgressClass is the progress bar's width, one class per step, matching
+// ProgressPercent: a fixed set of classes because the CSP forbids inline styles.
+func (v StatusView) ProgressClass() string {
 	switch v.ProgressPercent() {
 	case 25:
 		return "w-1/4"
 	case 55:
-		return "w-1/2"
+		return "w-[55%]"
 	case 80:
 		return "w-4/5"
 	}

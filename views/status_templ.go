@@ -294,7 +294,7 @@ func connecting(v StatusView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var14 = []any{"h-2 rounded-full bg-orange-500 transition-all duration-500 " + v.ProgressStyle()}
+			var templ_7745c5c3_Var14 = []any{"h-2 rounded-full bg-orange-500 transition-all duration-500 " + v.ProgressClass()}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var14...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
