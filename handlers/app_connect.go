@@ -30,8 +30,8 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v := s.statusView(st)
-		if !v.CanConnect() && v.State != views.StateConnected {
-			v.State = views.StateNone
+		if !v.CanConnect() && v.State != models.StateConnected {
+			v.State = models.StateNone
 		}
 		v.FormError = msg
 		s.render(w, r, http.StatusUnprocessableEntity, app.Name, views.StatusFragment(v))

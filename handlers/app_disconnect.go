@@ -16,7 +16,7 @@ func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := models.Disconnect(r.Context(), s.db, app.ID)
-	v := views.StatusView{AppID: app.ID, State: views.StateNone}
+	v := views.StatusView{AppID: app.ID, State: models.StateNone}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		v.Notice = "This app was not connected."

@@ -20,7 +20,7 @@ func (s *Server) appStatus(w http.ResponseWriter, r *http.Request) {
 
 // statusView turns an app's status into the fragment's view model.
 func (s *Server) statusView(st models.AppStatus) views.StatusView {
-	v := views.StatusView{AppID: st.AppID, State: views.StateNone}
+	v := views.StatusView{AppID: st.AppID, State: models.StateNone}
 	c := st.Connection
 	if c == nil {
 		return v

@@ -4,14 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
-)
 
-// Connection states as the views know them.
-const (
-	StateNone       = "none"
-	StateConnecting = "connecting"
-	StateConnected  = "connected"
-	StateFailed     = "failed"
+	"chefdeploy/models"
 )
 
 // AppListItem is one row of the dashboard's app list.
@@ -37,11 +31,11 @@ func (a AppListItem) StateClasses() string { return stateClasses(a.State) }
 
 func stateLabel(state string) string {
 	switch state {
-	case StateConnecting:
+	case models.StateConnecting:
 		return "Connecting"
-	case StateConnected:
+	case models.StateConnected:
 		return "Connected"
-	case StateFailed:
+	case models.StateFailed:
 		return "Failed"
 	}
 	return "Not connected"
@@ -50,11 +44,11 @@ func stateLabel(state string) string {
 func stateClasses(state string) string {
 	base := "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset "
 	switch state {
-	case StateConnecting:
+	case models.StateConnecting:
 		return base + "bg-sky-50 text-sky-700 ring-sky-600/20"
-	case StateConnected:
+	case models.StateConnected:
 		return base + "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
-	case StateFailed:
+	case models.StateFailed:
 		return base + "bg-red-50 text-red-700 ring-red-600/20"
 	}
 	return base + "bg-slate-50 text-slate-600 ring-slate-500/20"
@@ -118,10 +112,12 @@ func (v StatusView) TeamsURL() string { return "/apps/" + v.AppID + "/teams" }
 func (v StatusView) DisconnectURL() string { return "/apps/" + v.AppID + "/disconnect" }
 
 // Polling is true while the fragment must refresh itself.
-func (v StatusView) Polling() bool { return v.State == StateConnecting }
+func (v StatusView) Polling() bool { return v.State == models.StateConnecting }
 
 // CanConnect is true when the connect form is shown.
-func (v StatusView) CanConnect() bool { return v.State == StateNone || v.State == StateFailed }
+func (v StatusView) CanConnect() bool {
+	return v.State == models.StateNone || v.State == models.StateFailed
+}
 
 // StateLabel is the state in words.
 func (v StatusView) StateLabel() string { return stateLabel(v.State) }
@@ -132,9 +128,9 @@ func (v StatusView) StateClasses() string { return stateClasses(v.State) }
 // Steps are the provisioning steps with their progress.
 func (v StatusView) Steps() []Step {
 	order := []struct{ key, label string }{
-		{"creating_project", "Creating project"},
-		{"authorizing", "Authorizing"},
-		{"configuring_environment", "Configuring environment"},
+		{models.StepCreating, "Creating project"},
+		{models.StepAuthorizing, "Authorizing"},
+		{models.StepEnvironment, "Configuring environment"},
 	}
 	current := -1
 	for i, s := range order {
@@ -159,11 +155,11 @@ func (v StatusView) Steps() []Step {
 // ProgressPercent is how far along the attempt is, for the progress bar.
 func (v StatusView) ProgressPercent() int {
 	switch v.Step {
-	case "creating_project":
+	case models.StepCreating:
 		return 25
-	case "authorizing":
+	case models.StepAuthorizing:
 		return 55
-	case "configuring_environment":
+	case models.StepEnvironment:
 		return 80
 	}
 	return 8
@@ -265,34 +261,36 @@ func (e EventItem) When() string { return e.At.UTC().Format("2006-01-02 15:04:05
 
 // Label is the event kind in words.
 func (e EventItem) Label() string {
-	labels := map[string]string{
-		"app_created":           "App created",
-		"app_renamed":           "App renamed",
-		"connect_started":       "Connect started",
-		"connect_succeeded":     "Connected",
-		"connect_failed":        "Connect failed",
-		"deadline_fired":        "Connect timed out",
-		"disconnected":          "Disconnected",
-		"deploy_key_revealed":   "Deploy key revealed",
-		"app_deleted":           "App deleted",
-		"deploy_started":        "Deploy started",
-		"deploy_done":           "Deployed",
-		"deploy_failed":         "Deploy failed",
-		"rollback":              "Rolled back",
-		"env_var_changed":       "Environment variable changed",
-		"support_viewed_app":    "Viewed by support",
-		"support_marked_failed": "Marked failed by support",
-		"login":                 "Signed in",
-		"logout":                "Signed out",
-		"api_token_created":     "API token created",
-		"api_token_revoked":     "API token revoked",
-		"role_granted":          "Role granted",
-		"role_revoked":          "Role revoked",
-	}
-	if l, ok := labels[e.Kind]; ok {
+	if l, ok := eventLabels[e.Kind]; ok {
 		return l
 	}
 	return e.Kind
+}
+
+// eventLabels are the audit trail's event kinds in words.
+var eventLabels = map[string]string{
+	models.EventAppCreated:       "App created",
+	models.EventAppRenamed:       "App renamed",
+	models.EventConnectStarted:   "Connect started",
+	models.EventConnectSucceeded: "Connected",
+	models.EventConnectFailed:    "Connect failed",
+	models.EventDeadlineFired:    "Connect timed out",
+	models.EventDisconnected:     "Disconnected",
+	models.EventKeyRevealed:      "Deploy key revealed",
+	models.EventAppDeleted:       "App deleted",
+	models.EventDeployStarted:    "Deploy started",
+	models.EventDeployDone:       "Deployed",
+	models.EventDeployFailed:     "Deploy failed",
+	models.EventRollback:         "Rolled back",
+	models.EventEnvVarChanged:    "Environment variable changed",
+	models.EventSupportViewed:    "Viewed by support",
+	models.EventSupportFailed:    "Marked failed by support",
+	models.EventLogin:            "Signed in",
+	models.EventLogout:           "Signed out",
+	models.EventTokenCreated:     "API token created",
+	models.EventTokenRevoked:     "API token revoked",
+	models.EventRoleGranted:      "Role granted",
+	models.EventRoleRevoked:      "Role revoked",
 }
 
 // Seconds formats an elapsed time for the progress line.

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"chefdeploy/models"
 )
 
 // TestClassesChosenInGoAreBuilt checks that every class the Go view models
@@ -16,9 +18,9 @@ func TestClassesChosenInGoAreBuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	states := []string{StateNone, StateConnecting, StateConnected, StateFailed, "unknown"}
-	steps := []string{"", "queued", "creating_project", "authorizing", "configuring_environment", "unknown"}
-	deployStatuses := []string{"uploading", "live", "failed", "unknown"}
+	states := []string{models.StateNone, models.StateConnecting, models.StateConnected, models.StateFailed, "unknown"}
+	steps := []string{"", models.StepQueued, models.StepCreating, models.StepAuthorizing, models.StepEnvironment, "unknown"}
+	deployStatuses := []string{models.DeployUploading, models.DeployLive, models.DeployFailed, "unknown"}
 
 	classes := map[string]string{} // class → where it comes from
 	add := func(from, list string) {
@@ -32,7 +34,7 @@ func TestClassesChosenInGoAreBuilt(t *testing.T) {
 		add("SupportRow.StateClasses("+s+")", SupportRow{State: s}.StateClasses())
 	}
 	for _, s := range steps {
-		add("StatusView.ProgressClass("+s+")", StatusView{State: StateConnecting, Step: s}.ProgressClass())
+		add("StatusView.ProgressClass("+s+")", StatusView{State: models.StateConnecting, Step: s}.ProgressClass())
 	}
 	for _, s := range deployStatuses {
 		add("DeployItem.StatusClasses("+s+")", DeployItem{Status: s}.StatusClasses())
