@@ -79,7 +79,7 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	s.statuses.Invalidate(app.ID)
 	st := models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name, Connection: &conn}
-	s.render(w, r, http.StatusOK, app.Name, views.StatusFragment(s.statusView(st)))
+	s.renderConnectionChange(w, r, st, s.statusView(st))
 }
 
 // checkTeam says what is wrong with the chosen team, "" when it is one of the

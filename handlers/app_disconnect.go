@@ -34,5 +34,6 @@ func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
 		}
 		models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventDisconnected, detail)
 	}
-	s.render(w, r, http.StatusOK, app.Name, views.StatusFragment(v))
+	st := models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name}
+	s.renderConnectionChange(w, r, st, v)
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"chefdeploy/models"
 )
 
@@ -113,6 +115,13 @@ func (v StatusView) DisconnectURL() string { return "/apps/" + v.AppID + "/disco
 
 // Polling is true while the fragment must refresh itself.
 func (v StatusView) Polling() bool { return v.State == models.StateConnecting }
+
+// PollValues go with each poll (hx-vals): a poll that finds the connection
+// final is answered with the rest of the app's page that changed with it.
+func (v StatusView) PollValues() string { return `{"` + PollParam + `":"1"}` }
+
+// PollParam marks a request as the status fragment's own poll.
+const PollParam = "poll"
 
 // CanConnect is true when the connect form is shown.
 func (v StatusView) CanConnect() bool {
@@ -244,6 +253,14 @@ type AppPageView struct {
 
 // URL is the app's page.
 func (v AppPageView) URL() string { return "/apps/" + v.ID }
+
+// outOfBand marks an element for an HTMX out-of-band swap when oob is set.
+func outOfBand(oob bool) templ.Attributes {
+	if oob {
+		return templ.Attributes{"hx-swap-oob": "true"}
+	}
+	return nil
+}
 
 // EventItem is one line of the app's history.
 type EventItem struct {
