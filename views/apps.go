@@ -225,6 +225,15 @@ func (v EnvView) Revealed() bool { return v.DeployKey != "" }
 // RevealURL is where the reveal button posts.
 func (v EnvView) RevealURL() string { return "/apps/" + v.AppID + "/deploy-key" }
 
+// copyReveal makes Copy reveal the key (the audited call) before copying,
+// while it is masked: the masked bullets are never copied.
+func (v EnvView) copyReveal() templ.Attributes {
+	if v.Revealed() {
+		return nil
+	}
+	return templ.Attributes{"data-copy-reveal-url": v.RevealURL(), "data-copy-reveal-target": "#env-" + v.AppID}
+}
+
 // Lines are the .env.local lines, with the key masked unless revealed.
 func (v EnvView) Lines() []string {
 	key := "••••••••••••••••••••"
