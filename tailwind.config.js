@@ -1,7 +1,8 @@
-/** Tailwind scans the templ sources (and our script) for the classes they use. */
+/** Tailwind scans every file that holds class strings: the templ sources, the
+ * Go view models that choose classes (views/*.go), and our script. */
 /** @type {import('tailwindcss').Config} */
 module.exports = {
-  content: ["./views/**/*.templ", "./sandbox/**/*.templ", "./static/app.js"],
+  content: ["./views/**/*.templ", "./views/**/*.go", "./sandbox/**/*.templ", "./static/app.js"],
   theme: {
     extend: {
       fontFamily: {

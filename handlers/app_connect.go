@@ -30,8 +30,8 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v := s.statusView(st)
-		if !v.CanConnect() && v.State != views.StateConnected {
-			v.State = views.StateNone
+		if !v.CanConnect() && v.State != models.StateConnected {
+			v.State = models.StateNone
 		}
 		v.FormError = msg
 		s.render(w, r, http.StatusUnprocessableEntity, app.Name, views.StatusFragment(v))
@@ -59,7 +59,7 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	s.statuses.Invalidate(app.ID)
 	st := models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name, Connection: &conn}
-	s.render(w, r, http.StatusOK, app.Name, views.StatusFragment(s.statusView(st)))
+	s.renderConnectionChange(w, r, st, s.statusView(st))
 }
 
 // checkTeam says what is wrong with the chosen team, "" when it is one of the

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/a-h/templ"
+
 	"chefdeploy/models"
 	"chefdeploy/views"
 )
@@ -33,7 +35,18 @@ func (s *Server) appRevealDeployKey(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, app.Name, views.EnvPanel(views.EnvView{
+	panel := views.EnvPanel(views.EnvView{
 		AppID: app.ID, DeploymentName: c.DeploymentName, DeploymentURL: c.DeploymentURL, DeployKey: key,
-	}))
+	})
+	if !isFragmentRequest(r) {
+		s.render(w, r, http.StatusOK, app.Name, panel)
+		return
+	}
+	// The reveal is in the history now.
+	page, err := s.appPageView(r.Context(), models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name, Connection: &c})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, app.Name, templ.Join(panel, views.HistoryUpdate(page)))
 }

@@ -16,7 +16,7 @@ func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.connections.Disconnect(r.Context(), sess.UserID, app.ID)
-	v := views.StatusView{AppID: app.ID, State: views.StateNone}
+	v := views.StatusView{AppID: app.ID, State: models.StateNone}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		v.Notice = "This app was not connected."
@@ -31,5 +31,6 @@ func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
 				". The Convex project is kept on its team; chefdeploy deleted its deploy key."
 		}
 	}
-	s.render(w, r, http.StatusOK, app.Name, views.StatusFragment(v))
+	st := models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name}
+	s.renderConnectionChange(w, r, st, v)
 }

@@ -9,18 +9,26 @@ import (
 )
 
 // appStatus renders the status fragment. It is what every connecting browser
-// polls each second, so it is served from the status cache.
+// polls each second, so it is served from the status cache; only the last
+// poll, the one that finds the state final, reads more.
 func (s *Server) appStatus(w http.ResponseWriter, r *http.Request) {
 	_, st, ok := s.ownedAppStatus(w, r)
 	if !ok {
 		return
 	}
-	s.render(w, r, http.StatusOK, st.Name, views.StatusFragment(s.statusView(st)))
+	v := s.statusView(st)
+	if v.Polling() || r.URL.Query().Get(views.PollParam) == "" {
+		s.render(w, r, http.StatusOK, st.Name, views.StatusFragment(v))
+		return
+	}
+	// The poll that sees the connection turn final is the fragment's last:
+	// it brings the rest of the page up to date.
+	s.renderConnectionChange(w, r, st, v)
 }
 
 // statusView turns an app's status into the fragment's view model.
 func (s *Server) statusView(st models.AppStatus) views.StatusView {
-	v := views.StatusView{AppID: st.AppID, State: views.StateNone}
+	v := views.StatusView{AppID: st.AppID, State: models.StateNone}
 	c := st.Connection
 	if c == nil {
 		return v

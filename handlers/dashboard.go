@@ -25,12 +25,12 @@ func (s *Server) renderDashboard(w http.ResponseWriter, r *http.Request, sess *m
 	}
 	v := views.DashboardView{User: views.User{Name: sess.User.Name, Email: sess.User.Email}, Form: form, Notice: notice}
 	for _, a := range apps {
-		item := views.AppListItem{ID: a.ID, Slug: a.Slug, Name: a.Name, State: views.StateNone, Deployed: a.LastDeployedAt.Valid}
+		item := views.AppListItem{ID: a.ID, Slug: a.Slug, Name: a.Name, State: models.StateNone, Deployed: a.LastDeployedAt.Valid}
 		if a.State.Valid {
 			c := models.Connection{State: a.State.String, DeadlineAt: a.DeadlineAt.Time}
 			item.State = c.EffectiveState(timeNow())
 			item.TeamSlug = a.TeamSlug.String
-			if item.State == views.StateConnected {
+			if item.State == models.StateConnected {
 				item.ProjectSlug = a.ProjectSlug.String
 				item.SiteURL = s.cfg.SiteLink(a.DeploymentName.String)
 			}

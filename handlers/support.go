@@ -47,7 +47,7 @@ func (s *Server) supportList(w http.ResponseWriter, r *http.Request) {
 
 func supportRow(row models.SupportRow, now time.Time) views.SupportRow {
 	v := views.SupportRow{
-		AppID: row.AppID, AppName: row.AppName, OwnerEmail: row.OwnerEmail, State: views.StateNone,
+		AppID: row.AppID, AppName: row.AppName, OwnerEmail: row.OwnerEmail, State: models.StateNone,
 		Step: row.Step.String, TeamSlug: row.TeamSlug.String, ProjectSlug: row.ProjectSlug.String, Error: row.Error.String,
 	}
 	if row.State.Valid {

@@ -4,14 +4,10 @@ import (
 	"fmt"
 	"net/url"
 	"time"
-)
 
-// Connection states as the views know them.
-const (
-	StateNone       = "none"
-	StateConnecting = "connecting"
-	StateConnected  = "connected"
-	StateFailed     = "failed"
+	"github.com/a-h/templ"
+
+	"chefdeploy/models"
 )
 
 // AppListItem is one row of the dashboard's app list.
@@ -37,11 +33,11 @@ func (a AppListItem) StateClasses() string { return stateClasses(a.State) }
 
 func stateLabel(state string) string {
 	switch state {
-	case StateConnecting:
+	case models.StateConnecting:
 		return "Connecting"
-	case StateConnected:
+	case models.StateConnected:
 		return "Connected"
-	case StateFailed:
+	case models.StateFailed:
 		return "Failed"
 	}
 	return "Not connected"
@@ -50,11 +46,11 @@ func stateLabel(state string) string {
 func stateClasses(state string) string {
 	base := "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset "
 	switch state {
-	case StateConnecting:
+	case models.StateConnecting:
 		return base + "bg-sky-50 text-sky-700 ring-sky-600/20"
-	case StateConnected:
+	case models.StateConnected:
 		return base + "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
-	case StateFailed:
+	case models.StateFailed:
 		return base + "bg-red-50 text-red-700 ring-red-600/20"
 	}
 	return base + "bg-slate-50 text-slate-600 ring-slate-500/20"
@@ -118,10 +114,19 @@ func (v StatusView) TeamsURL() string { return "/apps/" + v.AppID + "/teams" }
 func (v StatusView) DisconnectURL() string { return "/apps/" + v.AppID + "/disconnect" }
 
 // Polling is true while the fragment must refresh itself.
-func (v StatusView) Polling() bool { return v.State == StateConnecting }
+func (v StatusView) Polling() bool { return v.State == models.StateConnecting }
+
+// PollValues go with each poll (hx-vals): a poll that finds the connection
+// final is answered with the rest of the app's page that changed with it.
+func (v StatusView) PollValues() string { return `{"` + PollParam + `":"1"}` }
+
+// PollParam marks a request as the status fragment's own poll.
+const PollParam = "poll"
 
 // CanConnect is true when the connect form is shown.
-func (v StatusView) CanConnect() bool { return v.State == StateNone || v.State == StateFailed }
+func (v StatusView) CanConnect() bool {
+	return v.State == models.StateNone || v.State == models.StateFailed
+}
 
 // StateLabel is the state in words.
 func (v StatusView) StateLabel() string { return stateLabel(v.State) }
@@ -132,9 +137,9 @@ func (v StatusView) StateClasses() string { return stateClasses(v.State) }
 // Steps are the provisioning steps with their progress.
 func (v StatusView) Steps() []Step {
 	order := []struct{ key, label string }{
-		{"creating_project", "Creating project"},
-		{"authorizing", "Authorizing"},
-		{"configuring_environment", "Configuring environment"},
+		{models.StepCreating, "Creating project"},
+		{models.StepAuthorizing, "Authorizing"},
+		{models.StepEnvironment, "Configuring environment"},
 	}
 	current := -1
 	for i, s := range order {
@@ -159,24 +164,24 @@ func (v StatusView) Steps() []Step {
 // ProgressPercent is how far along the attempt is, for the progress bar.
 func (v StatusView) ProgressPercent() int {
 	switch v.Step {
-	case "creating_project":
+	case models.StepCreating:
 		return 25
-	case "authorizing":
+	case models.StepAuthorizing:
 		return 55
-	case "configuring_environment":
+	case models.StepEnvironment:
 		return 80
 	}
 	return 8
 }
 
-// ProgressStyle is the progress bar's width class; widths are fixed classes
-// because the CSP forbids inline styles.
-func (v StatusView) ProgressStyle() string {
+// ProgressClass is the progress bar's width, one class per step, matching
+// ProgressPercent: a fixed set of classes because the CSP forbids inline styles.
+func (v StatusView) ProgressClass() string {
 	switch v.ProgressPercent() {
 	case 25:
 		return "w-1/4"
 	case 55:
-		return "w-1/2"
+		return "w-[55%]"
 	case 80:
 		return "w-4/5"
 	}
@@ -220,6 +225,15 @@ func (v EnvView) Revealed() bool { return v.DeployKey != "" }
 // RevealURL is where the reveal button posts.
 func (v EnvView) RevealURL() string { return "/apps/" + v.AppID + "/deploy-key" }
 
+// copyReveal makes Copy reveal the key (the audited call) before copying,
+// while it is masked: the masked bullets are never copied.
+func (v EnvView) copyReveal() templ.Attributes {
+	if v.Revealed() {
+		return nil
+	}
+	return templ.Attributes{"data-copy-reveal-url": v.RevealURL(), "data-copy-reveal-target": "#env-" + v.AppID}
+}
+
 // Lines are the .env.local lines, with the key masked unless revealed.
 func (v EnvView) Lines() []string {
 	key := "••••••••••••••••••••"
@@ -249,6 +263,14 @@ type AppPageView struct {
 // URL is the app's page.
 func (v AppPageView) URL() string { return "/apps/" + v.ID }
 
+// outOfBand marks an element for an HTMX out-of-band swap when oob is set.
+func outOfBand(oob bool) templ.Attributes {
+	if oob {
+		return templ.Attributes{"hx-swap-oob": "true"}
+	}
+	return nil
+}
+
 // EventItem is one line of the app's history.
 type EventItem struct {
 	Kind   string
@@ -265,34 +287,36 @@ func (e EventItem) When() string { return e.At.UTC().Format("2006-01-02 15:04:05
 
 // Label is the event kind in words.
 func (e EventItem) Label() string {
-	labels := map[string]string{
-		"app_created":           "App created",
-		"app_renamed":           "App renamed",
-		"connect_started":       "Connect started",
-		"connect_succeeded":     "Connected",
-		"connect_failed":        "Connect failed",
-		"deadline_fired":        "Connect timed out",
-		"disconnected":          "Disconnected",
-		"deploy_key_revealed":   "Deploy key revealed",
-		"app_deleted":           "App deleted",
-		"deploy_started":        "Deploy started",
-		"deploy_done":           "Deployed",
-		"deploy_failed":         "Deploy failed",
-		"rollback":              "Rolled back",
-		"env_var_changed":       "Environment variable changed",
-		"support_viewed_app":    "Viewed by support",
-		"support_marked_failed": "Marked failed by support",
-		"login":                 "Signed in",
-		"logout":                "Signed out",
-		"api_token_created":     "API token created",
-		"api_token_revoked":     "API token revoked",
-		"role_granted":          "Role granted",
-		"role_revoked":          "Role revoked",
-	}
-	if l, ok := labels[e.Kind]; ok {
+	if l, ok := eventLabels[e.Kind]; ok {
 		return l
 	}
 	return e.Kind
+}
+
+// eventLabels are the audit trail's event kinds in words.
+var eventLabels = map[string]string{
+	models.EventAppCreated:       "App created",
+	models.EventAppRenamed:       "App renamed",
+	models.EventConnectStarted:   "Connect started",
+	models.EventConnectSucceeded: "Connected",
+	models.EventConnectFailed:    "Connect failed",
+	models.EventDeadlineFired:    "Connect timed out",
+	models.EventDisconnected:     "Disconnected",
+	models.EventKeyRevealed:      "Deploy key revealed",
+	models.EventAppDeleted:       "App deleted",
+	models.EventDeployStarted:    "Deploy started",
+	models.EventDeployDone:       "Deployed",
+	models.EventDeployFailed:     "Deploy failed",
+	models.EventRollback:         "Rolled back",
+	models.EventEnvVarChanged:    "Environment variable changed",
+	models.EventSupportViewed:    "Viewed by support",
+	models.EventSupportFailed:    "Marked failed by support",
+	models.EventLogin:            "Signed in",
+	models.EventLogout:           "Signed out",
+	models.EventTokenCreated:     "API token created",
+	models.EventTokenRevoked:     "API token revoked",
+	models.EventRoleGranted:      "Role granted",
+	models.EventRoleRevoked:      "Role revoked",
 }
 
 // Seconds formats an elapsed time for the progress line.

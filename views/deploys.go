@@ -3,6 +3,8 @@ package views
 import (
 	"fmt"
 	"time"
+
+	"chefdeploy/models"
 )
 
 // DeploysView is the deploy panel of a connected app.
@@ -21,7 +23,7 @@ func (v DeploysView) URL() string { return "/apps/" + v.AppID + "/deploys" }
 
 // Polling is true while a deploy is uploading.
 func (v DeploysView) Polling() bool {
-	return len(v.Deploys) > 0 && v.Deploys[0].Status == "uploading"
+	return len(v.Deploys) > 0 && v.Deploys[0].Status == models.DeployUploading
 }
 
 // Latest is the newest deploy, if any.
@@ -71,9 +73,9 @@ func (d DeployItem) RollbackURL() string {
 func (d DeployItem) StatusClasses() string {
 	base := "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset "
 	switch d.Status {
-	case "live":
+	case models.DeployLive:
 		return base + "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
-	case "failed":
+	case models.DeployFailed:
 		return base + "bg-red-50 text-red-700 ring-red-600/20"
 	}
 	return base + "bg-sky-50 text-sky-700 ring-sky-600/20"
@@ -82,9 +84,9 @@ func (d DeployItem) StatusClasses() string {
 // Steps are the deploy's progress: validating, uploading, live or failed.
 func (d DeployItem) Steps() []Step {
 	switch d.Status {
-	case "live":
+	case models.DeployLive:
 		return []Step{{"Validated", "done"}, {"Uploaded", "done"}, {"Live", "done"}}
-	case "failed":
+	case models.DeployFailed:
 		return []Step{{"Validated", "done"}, {"Upload failed", "failed"}}
 	}
 	return []Step{{"Validated", "done"}, {"Uploading to Convex hosting", "active"}, {"Live", "pending"}}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"chefdeploy/models"
 	"chefdeploy/views"
 )
 
@@ -21,18 +22,18 @@ func render(t *testing.T, c templ.Component) string {
 
 func TestStatusFragmentPollsOnlyWhileConnecting(t *testing.T) {
 	t.Parallel()
-	for _, state := range []string{views.StateNone, views.StateConnecting, views.StateConnected, views.StateFailed} {
-		html := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: state, Step: "authorizing", Env: &views.EnvView{AppID: "a1"}}))
+	for _, state := range []string{models.StateNone, models.StateConnecting, models.StateConnected, models.StateFailed} {
+		html := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: state, Step: models.StepAuthorizing, Env: &views.EnvView{AppID: "a1"}}))
 		root := html[:strings.Index(html, ">")]
 		if !strings.Contains(root, `data-state="`+state+`"`) {
 			t.Errorf("%s: root lacks data-state: %s", state, root)
 		}
 		polls := strings.Contains(root, `hx-trigger="every 1s"`) && strings.Contains(root, `hx-get="/apps/a1/status"`)
-		if polls != (state == views.StateConnecting) {
+		if polls != (state == models.StateConnecting) {
 			t.Errorf("%s: polling = %v", state, polls)
 		}
 	}
-	html := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: views.StateConnecting, Step: "authorizing"}))
+	html := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: models.StateConnecting, Step: models.StepAuthorizing}))
 	if !strings.Contains(html, `data-status="done"`) || !strings.Contains(html, `data-status="active"`) || !strings.Contains(html, "Authorizing…") {
 		t.Error("the steps do not show creating done and authorizing active")
 	}
@@ -79,7 +80,7 @@ func TestTextIsEscaped(t *testing.T) {
 	t.Parallel()
 	html := render(t, views.Dashboard(views.DashboardView{
 		User: views.User{Name: `<script>alert(1)</script>`, Email: "x@y"},
-		Apps: []views.AppListItem{{ID: "1", Name: `"><img src=x onerror=alert(1)>`, State: views.StateNone}},
+		Apps: []views.AppListItem{{ID: "1", Name: `"><img src=x onerror=alert(1)>`, State: models.StateNone}},
 	}))
 	if strings.Contains(html, "<script>alert") || strings.Contains(html, "<img src=x") {
 		t.Fatalf("user text is not escaped:\n%s", html)
