@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,34 +17,6 @@ import (
 	"chefdeploy/models"
 	"chefdeploy/models/dbtest"
 )
-
-// syncBuffer collects what run prints while it runs in another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // start runs the whole program as `chefdeploy serve` and returns a function
 // that sends it the shutdown signal and waits for it to end.
@@ -95,10 +65,10 @@ func start(t *testing.T, env map[string]string, out io.Writer) (stop func() erro
 func TestSandboxModeEndToEnd(t *testing.T) {
 	t.Parallel()
 	_, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
+	addr := webtest.FreeAddr(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
 	base := "http://" + addr
-	out := &syncBuffer{}
+	out := &webtest.Buffer{}
 
 	stop := start(t, env, out)
 	if !strings.Contains(out.String(), "listening on "+base) {
@@ -128,7 +98,7 @@ func TestSandboxModeEndToEnd(t *testing.T) {
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	t.Parallel()
 	_, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
+	addr := webtest.FreeAddr(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
 	stop := start(t, env, io.Discard)
 
