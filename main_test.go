@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"testing"
@@ -102,28 +103,48 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
 	stop := start(t, env, io.Discard)
 
-	// The sandbox's slow team holds a request open for a few seconds.
+	// The sandbox's slow team holds a request open for a few seconds. The
+	// request asks to send its body only once the handler reads it, so the
+	// server's 100 Continue says it has reached the handler.
 	token := sandboxToken(t, env)
-	got := make(chan int, 1)
+	reached := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got100Continue: func() { close(reached) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST",
+		"http://"+addr+"/sandbox/api/create_project",
+		strings.NewReader(`{"team":"slow","projectName":"x","deploymentType":"dev"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	type answer struct {
+		status int
+		err    error
+	}
+	got := make(chan answer, 1)
 	go func() {
-		req, _ := http.NewRequest("POST", "http://"+addr+"/sandbox/api/create_project",
-			strings.NewReader(`{"team":"slow","projectName":"x","deploymentType":"dev"}`))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
-			got <- 0
+			got <- answer{err: err}
 			return
 		}
 		res.Body.Close()
-		got <- res.StatusCode
+		got <- answer{status: res.StatusCode}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-reached:
+	case a := <-got:
+		t.Fatalf("the request ended before shutdown: %d %v", a.status, a.err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request did not reach the handler within 20s")
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if status := <-got; status != http.StatusOK {
-		t.Fatalf("in-flight request got %d during shutdown, want 200", status)
+	if a := <-got; a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("in-flight request got %d (%v) during shutdown, want 200", a.status, a.err)
 	}
 }
 
