@@ -27,8 +27,9 @@ import (
 // database and the sandbox it talks to, served separately as if it were the
 // remote Convex.
 type bundle struct {
-	tb         testing.TB
-	app        *httptest.Server
+	tb  testing.TB
+	app *httptest.Server
+	// db is the first replica's database pool.
 	db         *sqlx.DB
 	dbURL      string
 	cfg        *config.Config
@@ -79,8 +80,8 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db, dbURL := dbtest.New(tb)
-	b := &bundle{tb: tb, db: db, dbURL: dbURL, logs: &webtest.Buffer{}}
+	_, dbURL := dbtest.New(tb)
+	b := &bundle{tb: tb, dbURL: dbURL, logs: &webtest.Buffer{}}
 
 	sbServer := httptest.NewServer(nil)
 	tb.Cleanup(sbServer.Close)
@@ -155,7 +156,7 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		first = append(first, replica.WithoutWorkers())
 	}
 	r := b.startReplica(tb, b.cfg, first...)
-	b.jobs, b.statuses, b.sessions = r.Jobs(), r.Statuses(), r.Sessions()
+	b.db, b.jobs, b.statuses, b.sessions = r.DB(), r.Jobs(), r.Statuses(), r.Sessions()
 	b.app.Config.Handler = r.Handler()
 	return b
 }

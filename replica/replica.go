@@ -239,6 +239,9 @@ func (r *Replica) Listening() bool { return r.statuses.Listening() && r.sessions
 // Handler is every route of the product, as the replica's server serves it.
 func (r *Replica) Handler() http.Handler { return r.handler }
 
+// DB is the replica's database pool.
+func (r *Replica) DB() *sqlx.DB { return r.db }
+
 // Jobs is the replica's River client.
 func (r *Replica) Jobs() *jobs.Client { return r.jobs }
 
