@@ -8,25 +8,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"chefdeploy/config"
-	"chefdeploy/convex"
-	"chefdeploy/handlers"
-	"chefdeploy/jobs"
 	"chefdeploy/models"
-	"chefdeploy/sandbox"
+	"chefdeploy/replica"
 )
 
 func main() {
@@ -38,9 +29,7 @@ func main() {
 	}
 }
 
-// run wires the program in order: config, database, migrations, job queue,
-// HTTP server; then it waits for ctx to end and shuts down the server, then
-// the workers.
+// run loads the config and runs one command; serve lasts until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	command := "serve"
 	if len(args) > 0 {
@@ -53,7 +42,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stdout, nil))
+	if command == "serve" {
+		return serve(ctx, cfg, stdout)
+	}
 
 	db, err := models.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -64,111 +55,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	switch command {
-	case "migrate":
-		fmt.Fprintln(stdout, "migrations applied")
-		return nil
 	case "roles":
 		return runRoles(ctx, db, args[1:], stdout)
 	case "credentials":
-		if len(args) != 2 || args[1] != "reseal" {
-			return fmt.Errorf("usage: chefdeploy credentials reseal")
-		}
-		counts, err := models.ResealCredentials(ctx, db, cfg.Credentials)
-		if err != nil {
-			return fmt.Errorf("resealing: %w", err)
-		}
-		fmt.Fprintf(stdout, "resealed with key %s: %d user tokens, %d session tokens, %d deploy keys\n",
-			cfg.Credentials.ActiveKeyID(), counts.Users, counts.Sessions, counts.Connections)
-		return nil
+		return runCredentials(ctx, db, cfg, args[1:], stdout)
 	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
 
-	registry := prometheus.NewRegistry()
-	convexClient := convex.New(convex.Options{
-		BaseURL:      cfg.ProvisionHost,
-		DeploySecret: cfg.HostingDeploySecret,
-	})
-	jobClient, err := jobs.NewQueue(jobs.Deps{
-		DB: db, Convex: convexClient, Config: cfg, Logger: logger, Registry: registry,
-	}, jobs.Options{Work: true})
+// serve runs one replica of the product until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	r, err := replica.Open(ctx, cfg, replica.WithLogger(slog.New(slog.NewTextHandler(stdout, nil))))
 	if err != nil {
 		return err
 	}
-	statuses := models.NewStatusCache(db, logger)
-	sessions := models.NewSessionCache(db, logger)
-	deps := handlers.Deps{
-		Config:   cfg,
-		DB:       db,
-		Logger:   logger,
-		Registry: registry,
-		Convex:   convexClient,
-		Jobs:     jobClient,
-		Statuses: statuses,
-		Sessions: sessions,
-	}
-	if cfg.Sandbox {
-		sb, err := sandbox.New(sandbox.Options{
-			BaseURL:      cfg.ProvisionHost,
-			StateDir:     cfg.SandboxStateDir,
-			Clients:      map[string]string{cfg.OAuthClientID: cfg.OAuthClientSecret},
-			DeploySecret: cfg.HostingDeploySecret,
-			Logger:       logger.With("component", "sandbox"),
-		})
-		if err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-		defer sb.Close()
-		deps.Sandbox = sb.Handler()
-	}
-
-	listener, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.HTTPAddr, err)
-	}
-	server := &http.Server{
-		Handler:           handlers.New(deps).Routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	// Background parts live until ctx ends; the server stops first, then them.
-	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackground()
-	go func() {
-		if err := statuses.Run(background, cfg.DatabaseURL); err != nil {
-			logger.Error("status cache listener stopped", "err", err)
-		}
-	}()
-	go func() {
-		if err := sessions.Run(background, cfg.DatabaseURL); err != nil {
-			logger.Error("session cache listener stopped", "err", err)
-		}
-	}()
-	if err := jobClient.Start(background); err != nil {
-		return fmt.Errorf("job queue: %w", err)
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- server.Serve(listener) }()
+	defer r.Close()
 	mode := "Convex at " + cfg.ProvisionHost
 	if cfg.Sandbox {
 		mode = "the built-in Convex sandbox at " + cfg.ProvisionHost
 	}
 	fmt.Fprintf(stdout, "chefdeploy is listening on %s (using %s)\n", cfg.BaseURL, mode)
-
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	// Running jobs get the rest of the grace period; what does not finish is
-	// picked up again by another replica (or this one after a restart).
-	if err := jobClient.Stop(shutdownCtx); err != nil {
-		logger.Warn("job queue did not stop cleanly", "err", err)
-	}
-	return nil
+	return r.Run(ctx)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jmoiron/sqlx"
 
+	"chefdeploy/handlers/webtest"
 	"chefdeploy/models/dbtest"
 )
 
@@ -110,9 +111,9 @@ func TestBrowserConnectFlow(t *testing.T) {
 
 // product is one running chefdeploy in sandbox mode, on its own database.
 type product struct {
-	base string      // http://127.0.0.1:port
-	db   *sqlx.DB    // the product's database, for what a page cannot show
-	out  *syncBuffer // what the server logged
+	base string          // http://127.0.0.1:port
+	db   *sqlx.DB        // the product's database, for what a page cannot show
+	out  *webtest.Buffer // what the server logged
 }
 
 // startProduct runs `chefdeploy serve` the way `make run` does (the sandbox
@@ -123,9 +124,9 @@ func startProduct(t *testing.T) product {
 		t.Fatalf("no Chromium at %s (%v): run `make test-browser`, which installs Debian's chromium package", chromiumPath, err)
 	}
 	db, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
+	addr := webtest.FreeAddr(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
-	out := &syncBuffer{}
+	out := &webtest.Buffer{}
 	stop := start(t, env, out)
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
@@ -198,8 +199,8 @@ func (b *browser) assertCleanConsole() {
 type browser struct {
 	t         *testing.T
 	ctx       context.Context
-	serverOut *syncBuffer
-	chromeOut *syncBuffer
+	serverOut *webtest.Buffer
+	chromeOut *webtest.Buffer
 	deadline  time.Time // when the whole browser is stopped
 
 	mu       sync.Mutex
@@ -209,9 +210,9 @@ type browser struct {
 // newBrowser starts Chromium with the flags this machine needs (without the
 // background-networking ones its connections are refused) in a fresh profile.
 // The whole browser lives until deadline at most.
-func newBrowser(t *testing.T, serverOut *syncBuffer, deadline time.Time) *browser {
+func newBrowser(t *testing.T, serverOut *webtest.Buffer, deadline time.Time) *browser {
 	t.Helper()
-	b := &browser{t: t, serverOut: serverOut, chromeOut: &syncBuffer{}, deadline: deadline}
+	b := &browser{t: t, serverOut: serverOut, chromeOut: &webtest.Buffer{}, deadline: deadline}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,

@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,34 +18,6 @@ import (
 	"chefdeploy/models"
 	"chefdeploy/models/dbtest"
 )
-
-// syncBuffer collects what run prints while it runs in another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // start runs the whole program as `chefdeploy serve` and returns a function
 // that sends it the shutdown signal and waits for it to end.
@@ -95,10 +66,10 @@ func start(t *testing.T, env map[string]string, out io.Writer) (stop func() erro
 func TestSandboxModeEndToEnd(t *testing.T) {
 	t.Parallel()
 	_, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
+	addr := webtest.FreeAddr(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
 	base := "http://" + addr
-	out := &syncBuffer{}
+	out := &webtest.Buffer{}
 
 	stop := start(t, env, out)
 	if !strings.Contains(out.String(), "listening on "+base) {
@@ -128,32 +99,52 @@ func TestSandboxModeEndToEnd(t *testing.T) {
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	t.Parallel()
 	_, dbURL := dbtest.New(t)
-	addr := freeAddr(t)
+	addr := webtest.FreeAddr(t)
 	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
 	stop := start(t, env, io.Discard)
 
-	// The sandbox's slow team holds a request open for a few seconds.
+	// The sandbox's slow team holds a request open for a few seconds. The
+	// request asks to send its body only once the handler reads it, so the
+	// server's 100 Continue says it has reached the handler.
 	token := sandboxToken(t, env)
-	got := make(chan int, 1)
+	reached := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got100Continue: func() { close(reached) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST",
+		"http://"+addr+"/sandbox/api/create_project",
+		strings.NewReader(`{"team":"slow","projectName":"x","deploymentType":"dev"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	type answer struct {
+		status int
+		err    error
+	}
+	got := make(chan answer, 1)
 	go func() {
-		req, _ := http.NewRequest("POST", "http://"+addr+"/sandbox/api/create_project",
-			strings.NewReader(`{"team":"slow","projectName":"x","deploymentType":"dev"}`))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
-			got <- 0
+			got <- answer{err: err}
 			return
 		}
 		res.Body.Close()
-		got <- res.StatusCode
+		got <- answer{status: res.StatusCode}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-reached:
+	case a := <-got:
+		t.Fatalf("the request ended before shutdown: %d %v", a.status, a.err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request did not reach the handler within 20s")
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if status := <-got; status != http.StatusOK {
-		t.Fatalf("in-flight request got %d during shutdown, want 200", status)
+	if a := <-got; a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("in-flight request got %d (%v) during shutdown, want 200", a.status, a.err)
 	}
 }
 

@@ -112,11 +112,6 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// sessionTokenPurpose binds a sealed Convex token to its session.
-func sessionTokenPurpose(sid string) string {
-	return models.SessionTokenPurpose(models.HashSessionID(sid))
-}
-
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, status int, message string) {
 	s.renderErrorView(w, r, views.ErrorView{
 		Status:      status,
@@ -142,12 +137,4 @@ func exchangeFailure(err error) string {
 		return "timeout"
 	}
 	return "transport error"
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }

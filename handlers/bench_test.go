@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"slices"
@@ -18,14 +15,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"chefdeploy/config"
 	"chefdeploy/convex"
-	"chefdeploy/credentials"
-	"chefdeploy/handlers"
 	"chefdeploy/handlers/webtest"
-	"chefdeploy/jobs"
 	"chefdeploy/models"
-	"chefdeploy/models/dbtest"
 	"chefdeploy/sandbox"
 )
 
@@ -146,6 +138,8 @@ func BenchmarkConnectToConnected(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Ada's own calls to Convex, to free each project again.
+	ada := convex.New(convex.Options{BaseURL: bb.sandboxURL})
 	ctx := context.Background()
 
 	// connectOnce returns how long Connect took to show connected, and frees
@@ -173,7 +167,7 @@ func BenchmarkConnectToConnected(b *testing.B) {
 				if err := bb.db.GetContext(ctx, &projectID, `SELECT project_id FROM connections WHERE app_id = $1`, id); err != nil {
 					b.Fatal(err)
 				}
-				if err := bb.convex.DeleteProject(ctx, token, projectID); err != nil {
+				if err := ada.DeleteProject(ctx, token, projectID); err != nil {
 					b.Fatal(err)
 				}
 				return took
@@ -203,83 +197,12 @@ func BenchmarkConnectToConnected(b *testing.B) {
 	b.ReportMetric(ms(took[len(took)-1]), "max_ms")
 }
 
-// benchBundle is a bundle with the session cache running.
-type benchBundle struct {
-	*bundle
-	sessions *models.SessionCache
-}
-
 // benchSetup runs the product as setup does, with what keeps the numbers
-// close to production: the session cache runs, the job worker polls at the
-// production interval, and the access log is formatted as in production but
-// discarded.
-func benchSetup(tb testing.TB) benchBundle {
+// close to production: the job worker polls at the production interval, and
+// the access log is formatted as in production but discarded.
+func benchSetup(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	tb.Helper()
-	db, dbURL := dbtest.New(tb)
-	b := &bundle{db: db, dbURL: dbURL, logs: &lockedBuffer{}}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-
-	sbServer := httptest.NewServer(nil)
-	tb.Cleanup(sbServer.Close)
-	b.sandboxURL = sbServer.URL
-	sb, err := sandbox.New(sandbox.Options{
-		BaseURL: sbServer.URL,
-		Clients: map[string]string{"test-client": "test-client-secret"},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(sb.Close)
-	b.sandbox = sb
-	sbServer.Config.Handler = sb.Handler()
-
-	b.app = httptest.NewServer(nil)
-	tb.Cleanup(b.app.Close)
-	b.env = map[string]string{
-		"DATABASE_URL":               dbURL,
-		"HTTP_ADDR":                  b.app.Listener.Addr().String(),
-		"BASE_URL":                   b.app.URL,
-		"PROVISION_HOST":             sbServer.URL,
-		"CONVEX_OAUTH_AUTHORIZE_URL": sbServer.URL + "/oauth/authorize",
-		"CONVEX_OAUTH_TOKEN_URL":     sbServer.URL + "/oauth/token",
-		"CONVEX_OAUTH_CLIENT_ID":     "test-client",
-		"CONVEX_OAUTH_CLIENT_SECRET": "test-client-secret",
-		"SESSION_SECRET":             "test-session-secret-0123456789abcdef",
-		"CREDENTIALS_KEY":            credentials.GenerateSpec("t1"),
-	}
-	b.cfg, err = config.Load(func(k string) string { return b.env[k] })
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b.convex = convex.New(convex.Options{BaseURL: b.cfg.ProvisionHost})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	tb.Cleanup(cancel)
-	b.statuses = models.NewStatusCache(db, logger)
-	sessions := models.NewSessionCache(db, logger)
-	go b.statuses.Run(ctx, dbURL)
-	go sessions.Run(ctx, dbURL)
-	for !b.statuses.Listening() || !sessions.Listening() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	b.jobs, err = jobs.NewQueue(jobs.Deps{DB: db, Convex: b.convex, Config: b.cfg, Logger: logger},
-		jobs.Options{Work: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := b.jobs.Start(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		stopCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
-		defer stop()
-		b.jobs.StopAndCancel(stopCtx)
-	})
-	b.app.Config.Handler = handlers.New(handlers.Deps{
-		Config: b.cfg, DB: db, Convex: b.convex, Logger: logger, Jobs: b.jobs,
-		Statuses: b.statuses, Sessions: sessions,
-	}).Routes()
-	return benchBundle{bundle: b, sessions: sessions}
+	return newBundle(tb, append(opts, func(o *setupOptions) { o.production = true })...)
 }
 
 // poller is one polling browser: its app and its session cookie.
@@ -291,7 +214,7 @@ type poller struct {
 // seedFleet signs in one browser per app through the real OAuth flow, then
 // stores, with the models' own functions, apps that are connected, spread
 // over the demo users; poller i polls app i with its own session.
-func seedFleet(tb testing.TB, b benchBundle) []poller {
+func seedFleet(tb testing.TB, b *bundle) []poller {
 	tb.Helper()
 	ctx := context.Background()
 	users := []string{sandbox.UserAda, sandbox.UserGrace, sandbox.UserSam}
@@ -321,7 +244,7 @@ func seedFleet(tb testing.TB, b benchBundle) []poller {
 	for i := range fleet {
 		user := users[i%len(users)]
 		g.Go(func() error {
-			id, err := seedConnectedApp(ctx, b.bundle, ownerIDs[user], teams[user], fmt.Sprintf("Polling App %04d", i))
+			id, err := seedConnectedApp(ctx, b, ownerIDs[user], teams[user], fmt.Sprintf("Polling App %04d", i))
 			fleet[i].appID = id
 			return err
 		})
@@ -475,7 +398,7 @@ func drive(clients int, client func(i int, send func(*http.Request)), c *http.Cl
 }
 
 // queries is how many queries the two caches have made: one per miss.
-func (b benchBundle) queries() int64 {
+func (b *bundle) queries() int64 {
 	_, sessionMisses := b.sessions.Stats()
 	_, statusMisses := b.statuses.Stats()
 	return int64(sessionMisses + statusMisses)
@@ -500,7 +423,7 @@ func (a dbCounts) plus(b dbCounts) dbCounts {
 }
 
 // settledCounts reads the counts once every backend has published its own.
-func settledCounts(tb testing.TB, b benchBundle) dbCounts {
+func settledCounts(tb testing.TB, b *bundle) dbCounts {
 	tb.Helper()
 	c := dbCounts{queries: b.queries()}
 	time.Sleep(statsFlushWait)

@@ -63,6 +63,12 @@ func (s *Server) sessionID(r *http.Request) string {
 	return sid
 }
 
+// sessionTokenPurpose binds the Convex token sealed in a session's row to
+// that session, by its cookie's session id.
+func sessionTokenPurpose(sid string) string {
+	return models.SessionTokenPurpose(models.HashSessionID(sid))
+}
+
 // cookieMemo remembers what cookie values decoded to: decoding one (HMAC,
 // AES, gob) costs more than the rest of a status poll. A value maps to one
 // result for as long as the keys stay, so only successful decodes are kept,

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,26 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"chefdeploy/handlers"
 	"chefdeploy/handlers/webtest"
 	"chefdeploy/models"
+	"chefdeploy/replica"
 )
 
 // With the session cache running, a logout on one replica ends the session
 // on every replica, long before the cache's TTL would.
 func TestLogoutEndsACachedSessionOnEveryReplica(t *testing.T) {
 	t.Parallel()
-	a := benchSetup(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	sessions := models.NewSessionCache(a.db, a.logger())
-	go sessions.Run(ctx, a.dbURL)
-	for !sessions.Listening() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	b := httptest.NewServer(handlers.New(handlers.Deps{
-		Config: a.cfg, DB: a.db, Convex: a.convex, Logger: a.logger(), Jobs: a.jobs, Sessions: sessions,
-	}).Routes())
+	a := setup(t)
+	replicaB := a.startReplica(t, a.cfg, replica.WithoutWorkers())
+	b := httptest.NewServer(replicaB.Handler())
 	t.Cleanup(b.Close)
 
 	c := webtest.Browser(t)
@@ -49,7 +40,7 @@ func TestLogoutEndsACachedSessionOnEveryReplica(t *testing.T) {
 			t.Fatal("the session does not sign in on both replicas")
 		}
 	}
-	if hits, _ := sessions.Stats(); hits == 0 {
+	if hits, _ := replicaB.Sessions().Stats(); hits == 0 {
 		t.Fatal("replica b did not serve the session from its cache")
 	}
 

@@ -1,14 +1,12 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,45 +14,30 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"chefdeploy/config"
-	"chefdeploy/convex"
 	"chefdeploy/credentials"
-	"chefdeploy/handlers"
 	"chefdeploy/handlers/webtest"
 	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/models/dbtest"
+	"chefdeploy/replica"
 	"chefdeploy/sandbox"
 )
 
-// lockedBuffer collects the product's log lines, which tests search for secrets.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// bundle is one running product: its server, its database and the sandbox it
-// talks to, served separately as if it were the remote Convex.
+// bundle is one running product: a replica served by an httptest.Server, its
+// database and the sandbox it talks to, served separately as if it were the
+// remote Convex.
 type bundle struct {
-	app        *httptest.Server
+	tb  testing.TB
+	app *httptest.Server
+	// db is the first replica's database pool.
 	db         *sqlx.DB
 	dbURL      string
 	cfg        *config.Config
 	env        map[string]string
 	sandbox    *sandbox.Sandbox
 	sandboxURL string
-	logs       *lockedBuffer
+	// logs is what the replicas logged, which tests search for secrets.
+	logs *webtest.Buffer
 	// tokenCalls counts requests to the sandbox's OAuth token endpoint.
 	tokenCalls atomic.Int64
 	// sandboxDown makes the sandbox answer 503 to every API call.
@@ -66,7 +49,8 @@ type bundle struct {
 	jobs         *jobs.Queue
 	statuses     *models.StatusCache
 	sessions     *models.SessionCache
-	convex       *convex.Client
+	// replicaOptions are what every replica of the bundle is opened with.
+	replicaOptions []replica.Option
 }
 
 type setupOptions struct {
@@ -79,20 +63,28 @@ type setupOptions struct {
 	// noWorker leaves the jobs unworked, for tests that start workers themselves.
 	noWorker  bool
 	slowDelay time.Duration
+	// production keeps the numbers close to production, for benchmarks: the
+	// worker polls its queue and Convex calls back off at the production
+	// intervals, and the log is formatted as in production but discarded.
+	production bool
 }
 
 func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 	t.Helper()
+	return newBundle(t, opts...)
+}
+
+func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
+	tb.Helper()
 	var o setupOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db, dbURL := dbtest.New(t)
-	b := &bundle{db: db, dbURL: dbURL, logs: &lockedBuffer{}}
+	_, dbURL := dbtest.New(tb)
+	b := &bundle{tb: tb, dbURL: dbURL, logs: &webtest.Buffer{}}
 
-	sbServer := httptest.NewUnstartedServer(nil)
-	sbServer.Start()
-	t.Cleanup(sbServer.Close)
+	sbServer := httptest.NewServer(nil)
+	tb.Cleanup(sbServer.Close)
 	b.sandboxURL = sbServer.URL
 	clientSecret := "test-client-secret"
 	expected := clientSecret
@@ -105,9 +97,9 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		SlowDelay: o.slowDelay,
 	})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(sb.Close)
+	tb.Cleanup(sb.Close)
 	b.sandbox = sb
 	sbHandler := sb.Handler()
 	sbServer.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,9 +121,8 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		sbHandler.ServeHTTP(w, r)
 	})
 
-	b.app = httptest.NewUnstartedServer(nil)
-	b.app.Start()
-	t.Cleanup(b.app.Close)
+	b.app = httptest.NewServer(nil)
+	tb.Cleanup(b.app.Close)
 	b.env = map[string]string{
 		"DATABASE_URL":               dbURL,
 		"HTTP_ADDR":                  b.app.Listener.Addr().String(),
@@ -149,20 +140,25 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 	for k, v := range o.env {
 		b.env[k] = v
 	}
-	b.cfg = b.loadConfig(t)
-	b.convex = convex.New(convex.Options{BaseURL: b.cfg.ProvisionHost, BaseBackoff: 20 * time.Millisecond})
+	b.cfg = b.loadConfig(tb)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	b.statuses = models.NewStatusCache(db, b.logger())
-	b.sessions = models.NewSessionCache(db, b.logger())
-	go b.statuses.Run(ctx, dbURL)
-	go b.sessions.Run(ctx, dbURL)
-	for !b.statuses.Listening() || !b.sessions.Listening() {
-		time.Sleep(5 * time.Millisecond)
+	if o.production {
+		b.replicaOptions = []replica.Option{replica.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	} else {
+		b.replicaOptions = []replica.Option{
+			replica.WithLogger(b.logger()),
+			replica.WithJobPollInterval(20 * time.Millisecond),
+			replica.WithDeadlineSweepInterval(50 * time.Millisecond),
+			replica.WithConvexBackoff(20 * time.Millisecond),
+		}
 	}
-	b.jobs = b.startWorker(t, o.hooks, !o.noWorker)
-	b.app.Config.Handler = b.newHandler(b.cfg)
+	first := []replica.Option{replica.WithJobHooks(o.hooks)}
+	if o.noWorker {
+		first = append(first, replica.WithoutWorkers())
+	}
+	r := b.startReplica(tb, b.cfg, first...)
+	b.db, b.jobs, b.statuses, b.sessions = r.DB(), r.Jobs(), r.Statuses(), r.Sessions()
+	b.app.Config.Handler = r.Handler()
 	return b
 }
 
@@ -170,48 +166,80 @@ func (b *bundle) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// startWorker starts a River client as one replica's worker would; work=false
-// makes an insert-only client.
-func (b *bundle) startWorker(t *testing.T, hooks *jobs.Hooks, work bool) *jobs.Queue {
-	t.Helper()
-	client, err := jobs.NewQueue(jobs.Deps{
-		DB: b.db, Convex: b.convex, Config: b.cfg, Logger: b.logger(), Hooks: hooks,
-	}, jobs.Options{Work: work, PollInterval: 20 * time.Millisecond, SweepInterval: 50 * time.Millisecond})
+// startReplica opens one more replica of the product on the bundle's
+// database and runs it until the test ends; it serves no HTTP of its own
+// (serve its Handler). It returns once the replica's caches listen.
+func (b *bundle) startReplica(tb testing.TB, cfg *config.Config, opts ...replica.Option) *replica.Replica {
+	tb.Helper()
+	opts = append(append([]replica.Option{replica.WithoutListener()}, b.replicaOptions...), opts...)
+	r, err := replica.Open(context.Background(), cfg, opts...)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	if work {
-		if err := client.Start(context.Background()); err != nil {
-			t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Run(ctx) }()
+	tb.Cleanup(func() {
+		// Running jobs are cancelled rather than given the grace period a
+		// deployment would give them.
+		stopCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+		defer stop()
+		if err := r.Jobs().StopAndCancel(stopCtx); err != nil {
+			tb.Errorf("stopping the workers: %v", err)
 		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			client.StopAndCancel(ctx)
-		})
+		cancel()
+		if err := <-stopped; err != nil {
+			tb.Errorf("replica: %v", err)
+		}
+		if err := r.Close(); err != nil {
+			tb.Errorf("closing the replica: %v", err)
+		}
+	})
+
+	deadline := time.After(10 * time.Second)
+	select {
+	case <-r.Ready():
+	case err := <-stopped:
+		stopped <- err
+		tb.Fatalf("the replica stopped before it was ready: %v", err)
+	case <-deadline:
+		tb.Fatal("the replica did not start within 10s")
 	}
-	return client
+	for !r.Listening() {
+		select {
+		case <-deadline:
+			tb.Fatal("the replica's caches were not listening after 10s")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return r
 }
 
-func (b *bundle) loadConfig(t *testing.T) *config.Config {
+// startWorker starts one more replica whose workers run the jobs, as on
+// another replica or after a restart; work=false makes it insert-only.
+func (b *bundle) startWorker(t *testing.T, hooks *jobs.Hooks, work bool) *jobs.Queue {
 	t.Helper()
+	opts := []replica.Option{replica.WithJobHooks(hooks)}
+	if !work {
+		opts = append(opts, replica.WithoutWorkers())
+	}
+	return b.startReplica(t, b.cfg, opts...).Jobs()
+}
+
+func (b *bundle) loadConfig(tb testing.TB) *config.Config {
+	tb.Helper()
 	cfg, err := config.Load(func(k string) string { return b.env[k] })
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return cfg
 }
 
+// newHandler is the handler of a new web-only replica with settings cfg, on
+// the same database: a restart of the process.
 func (b *bundle) newHandler(cfg *config.Config) http.Handler {
-	return handlers.New(handlers.Deps{
-		Config:   cfg,
-		DB:       b.db,
-		Convex:   b.convex,
-		Logger:   b.logger(),
-		Jobs:     b.jobs,
-		Statuses: b.statuses,
-		Sessions: b.sessions,
-	}).Routes()
+	b.tb.Helper()
+	return b.startReplica(b.tb, cfg, replica.WithoutWorkers()).Handler()
 }
 
 // login signs the browser in as a sandbox demo user.

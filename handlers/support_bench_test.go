@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"chefdeploy/handlers"
 	"chefdeploy/handlers/webtest"
 	"chefdeploy/sandbox"
 )
@@ -121,19 +118,9 @@ func BenchmarkSupportPage(b *testing.B) {
 
 // supportBenchSetup is benchSetup with SUPPORT_TEAM_SLUG=chef-support, the
 // sandbox's support team, as the support tests get it from withEnv.
-func supportBenchSetup(tb testing.TB) benchBundle {
+func supportBenchSetup(tb testing.TB) *bundle {
 	tb.Helper()
-	bb := benchSetup(tb)
-	cfg := *bb.cfg
-	cfg.SupportTeamSlug = sandbox.TeamChefSupport
-	bb.cfg = &cfg
-	bb.env["SUPPORT_TEAM_SLUG"] = cfg.SupportTeamSlug
-	// No request has been served yet, so the handler can still be swapped.
-	bb.app.Config.Handler = handlers.New(handlers.Deps{
-		Config: bb.cfg, DB: bb.db, Convex: bb.convex, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Jobs: bb.jobs, Statuses: bb.statuses, Sessions: bb.sessions,
-	}).Routes()
-	return bb
+	return benchSetup(tb, withEnv("SUPPORT_TEAM_SLUG", sandbox.TeamChefSupport))
 }
 
 // seedSupportApps makes n apps over 50 owners, in every state and several

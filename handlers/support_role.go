@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"chefdeploy/models"
@@ -90,5 +89,3 @@ func (s *Server) checkSupportTeam(ctx context.Context, userID string, token func
 	}
 	return member, nil
 }
-
-func stringsTrim(s string) string { return strings.Join(strings.Fields(s), " ") }

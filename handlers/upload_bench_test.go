@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -173,7 +172,7 @@ func startDeploySandbox(tb testing.TB) (*sandbox.Sandbox, string) {
 type productProcess struct {
 	cmd    *exec.Cmd
 	url    string
-	output *lockedBuffer
+	output *webtest.Buffer
 	exited chan error
 }
 
@@ -194,8 +193,8 @@ func startProductProcess(tb testing.TB, sandboxURL string) *productProcess {
 	}
 
 	_, dbURL := dbtest.New(tb)
-	addr := freeLocalAddr(tb)
-	p := &productProcess{url: "http://" + addr, output: &lockedBuffer{}, exited: make(chan error, 1)}
+	addr := webtest.FreeAddr(tb)
+	p := &productProcess{url: "http://" + addr, output: &webtest.Buffer{}, exited: make(chan error, 1)}
 	env := map[string]string{
 		"DATABASE_URL":               dbURL,
 		"HTTP_ADDR":                  addr,
@@ -450,15 +449,4 @@ func multipartBundle(tb testing.TB, site []byte) ([]byte, string) {
 		tb.Fatal(err)
 	}
 	return body.Bytes(), mw.FormDataContentType()
-}
-
-// freeLocalAddr is a loopback address with a port free at the time of asking.
-func freeLocalAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

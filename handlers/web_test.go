@@ -2,10 +2,12 @@ package handlers_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"chefdeploy/handlers/webtest"
+	"chefdeploy/replica"
 )
 
 func TestSecurityHeaders(t *testing.T) {
@@ -83,12 +85,18 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		}
 	}
 
-	// A database that went away makes the replica unready, not dead.
-	b.db.Close()
-	if res := webtest.Do(t, c, "GET", b.app.URL+"/readyz", nil); res.Status != http.StatusServiceUnavailable {
+	// A database that went away makes the replica unready, not dead. (A
+	// web-only replica: workers without their database would not stop.)
+	r := b.startReplica(t, b.cfg, replica.WithoutWorkers())
+	web := httptest.NewServer(r.Handler())
+	t.Cleanup(web.Close)
+	if err := r.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := webtest.Do(t, c, "GET", web.URL+"/readyz", nil); res.Status != http.StatusServiceUnavailable {
 		t.Fatalf("readyz with the database gone = %d", res.Status)
 	}
-	if res := webtest.Do(t, c, "GET", b.app.URL+"/healthz", nil); res.Status != http.StatusOK {
+	if res := webtest.Do(t, c, "GET", web.URL+"/healthz", nil); res.Status != http.StatusOK {
 		t.Fatalf("healthz with the database gone = %d", res.Status)
 	}
 }

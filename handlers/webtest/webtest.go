@@ -1,5 +1,6 @@
 // Package webtest drives chefdeploy over HTTP the way a browser does, for the
-// tests of the handlers and of the whole program.
+// tests of the handlers and of the whole program, and holds what those tests
+// share to run a server: a free address and a buffer for its log.
 package webtest
 
 import (

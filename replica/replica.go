@@ -1,0 +1,280 @@
+// Package replica is one running replica of chefdeploy: its database pool,
+// job queue client, caches, handlers, the built-in sandbox when configured,
+// and the HTTP server in front of them. It is the one place the product is
+// put together, for `chefdeploy serve` and for every test and benchmark.
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"chefdeploy/config"
+	"chefdeploy/convex"
+	"chefdeploy/handlers"
+	"chefdeploy/jobs"
+	"chefdeploy/models"
+	"chefdeploy/sandbox"
+)
+
+// shutdownGrace is how long in-flight requests, then running jobs, get to
+// finish once Run's context ends.
+const shutdownGrace = 20 * time.Second
+
+// Replica is the product built from one config. Open builds it, Run serves
+// it until its context ends, Close releases what Open took.
+type Replica struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *sqlx.DB
+	jobs     *jobs.Queue
+	working  bool
+	statuses *models.StatusCache
+	sessions *models.SessionCache
+	sandbox  *sandbox.Sandbox
+	handler  http.Handler
+	listener net.Listener // nil WithoutListener
+	server   *http.Server
+	ready    chan struct{}
+}
+
+// Option changes how Open builds a replica; production uses none but the
+// logger.
+type Option func(*options)
+
+type options struct {
+	logger        *slog.Logger
+	noListener    bool
+	noWorkers     bool
+	hooks         *jobs.Hooks
+	pollInterval  time.Duration
+	sweepInterval time.Duration
+	convexBackoff time.Duration
+}
+
+// WithLogger sends the replica's log lines to logger (the default is
+// slog.Default()).
+func WithLogger(logger *slog.Logger) Option { return func(o *options) { o.logger = logger } }
+
+// WithoutListener makes a replica that listens on nothing and whose Run
+// serves no HTTP: the caller serves Handler() (tests put it behind an
+// httptest.Server, whose address the config already names).
+func WithoutListener() Option { return func(o *options) { o.noListener = true } }
+
+// WithoutWorkers makes a replica that inserts jobs but runs none, as a
+// web-only replica would.
+func WithoutWorkers() Option { return func(o *options) { o.noWorkers = true } }
+
+// WithJobHooks stops the replica's workers at chosen points (tests only).
+func WithJobHooks(h *jobs.Hooks) Option { return func(o *options) { o.hooks = h } }
+
+// WithJobPollInterval is how often idle workers look for new jobs (0 keeps
+// the production interval).
+func WithJobPollInterval(d time.Duration) Option { return func(o *options) { o.pollInterval = d } }
+
+// WithDeadlineSweepInterval is how often the replica's deadline sweeper
+// looks for expired attempts (0 keeps the production interval).
+func WithDeadlineSweepInterval(d time.Duration) Option {
+	return func(o *options) { o.sweepInterval = d }
+}
+
+// WithConvexBackoff is the first retry delay of calls to Convex (0 keeps the
+// production delay).
+func WithConvexBackoff(d time.Duration) Option { return func(o *options) { o.convexBackoff = d } }
+
+// Open builds the replica in order: database, migrations, job queue client,
+// caches, sandbox (when cfg.Sandbox), handlers, and the listener on
+// cfg.HTTPAddr. Nothing runs until Run.
+func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	r = &Replica{cfg: cfg, log: o.logger, working: !o.noWorkers, ready: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+
+	r.db, err = models.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := models.Migrate(ctx, r.db.DB); err != nil {
+		return nil, err
+	}
+
+	registry := prometheus.NewRegistry()
+	convexClient := convex.New(convex.Options{
+		BaseURL:      cfg.ProvisionHost,
+		DeploySecret: cfg.HostingDeploySecret,
+		BaseBackoff:  o.convexBackoff,
+	})
+	r.jobs, err = jobs.NewQueue(jobs.Deps{
+		DB: r.db, Convex: convexClient, Config: cfg, Logger: r.log, Registry: registry, Hooks: o.hooks,
+	}, jobs.Options{Work: r.working, PollInterval: o.pollInterval, SweepInterval: o.sweepInterval})
+	if err != nil {
+		return nil, err
+	}
+	r.statuses = models.NewStatusCache(r.db, r.log)
+	r.sessions = models.NewSessionCache(r.db, r.log)
+	deps := handlers.Deps{
+		Config:   cfg,
+		DB:       r.db,
+		Logger:   r.log,
+		Registry: registry,
+		Convex:   convexClient,
+		Jobs:     r.jobs,
+		Statuses: r.statuses,
+		Sessions: r.sessions,
+	}
+	if cfg.Sandbox {
+		r.sandbox, err = sandbox.New(sandbox.Options{
+			BaseURL:      cfg.ProvisionHost,
+			StateDir:     cfg.SandboxStateDir,
+			Clients:      map[string]string{cfg.OAuthClientID: cfg.OAuthClientSecret},
+			DeploySecret: cfg.HostingDeploySecret,
+			Logger:       r.log.With("component", "sandbox"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		deps.Sandbox = r.sandbox.Handler()
+	}
+	r.handler = handlers.New(deps).Routes()
+
+	if !o.noListener {
+		r.listener, err = net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on %s: %w", cfg.HTTPAddr, err)
+		}
+		r.server = &http.Server{
+			Handler:           r.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+		}
+	}
+	return r, nil
+}
+
+// loop is a part of the replica that runs beside the server until Run's
+// context ends.
+type loop struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// loops are the replica's background parts. Each replica runs its own; work
+// that must happen once for the whole fleet belongs in a job instead.
+func (r *Replica) loops() []loop {
+	return []loop{
+		{"status cache listener", func(ctx context.Context) error { return r.statuses.Run(ctx, r.cfg.DatabaseURL) }},
+		{"session cache listener", func(ctx context.Context) error { return r.sessions.Run(ctx, r.cfg.DatabaseURL) }},
+	}
+}
+
+// Run starts the background loops and the job workers, then serves until
+// ctx ends; then it shuts down the server, letting in-flight requests
+// finish, then the workers, then the loops. Run is called once.
+func (r *Replica) Run(ctx context.Context) error {
+	// Background parts outlive ctx: they stop after the server has.
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	defer func() {
+		stopBackground()
+		loops.Wait()
+	}()
+	for _, l := range r.loops() {
+		loops.Go(func() {
+			if err := l.run(background); err != nil {
+				r.log.Error(l.name+" stopped", "err", err)
+			}
+		})
+	}
+	if r.working {
+		if err := r.jobs.Start(background); err != nil {
+			return fmt.Errorf("job queue: %w", err)
+		}
+	}
+	serveErr := make(chan error, 1)
+	if r.server != nil {
+		go func() { serveErr <- r.server.Serve(r.listener) }()
+	}
+	close(r.ready)
+
+	var err error
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if r.server != nil && err == nil {
+		r.log.Info("shutting down: finishing in-flight requests")
+		if serr := r.server.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = fmt.Errorf("shutdown: %w", serr)
+		}
+	}
+	// Running jobs get the rest of the grace period; what does not finish is
+	// picked up again by another replica (or this one after a restart). The
+	// deadline sweeper stops with them.
+	if serr := r.jobs.Stop(shutdownCtx); serr != nil {
+		r.log.Warn("job queue did not stop cleanly", "err", serr)
+	}
+	return err
+}
+
+// Ready is closed once Run has started the loops, the workers and the server.
+func (r *Replica) Ready() <-chan struct{} { return r.ready }
+
+// Listening reports whether both caches hear every change, so they serve
+// from memory.
+func (r *Replica) Listening() bool { return r.statuses.Listening() && r.sessions.Listening() }
+
+// Handler is every route of the product, as the replica's server serves it.
+func (r *Replica) Handler() http.Handler { return r.handler }
+
+// DB is the replica's database pool.
+func (r *Replica) DB() *sqlx.DB { return r.db }
+
+// Jobs is the replica's job queue: the River client, the owner of
+// connection transitions and the deadline sweeper.
+func (r *Replica) Jobs() *jobs.Queue { return r.jobs }
+
+// Statuses is the replica's status cache.
+func (r *Replica) Statuses() *models.StatusCache { return r.statuses }
+
+// Sessions is the replica's session cache.
+func (r *Replica) Sessions() *models.SessionCache { return r.sessions }
+
+// Close releases what Open took: the listener (when Run did not serve), the
+// sandbox's blocked handlers and the database pool. Call it after Run has
+// returned.
+func (r *Replica) Close() error {
+	var errs []error
+	if r.listener != nil {
+		if err := r.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if r.sandbox != nil {
+		r.sandbox.Close()
+	}
+	if r.db != nil {
+		errs = append(errs, r.db.Close())
+	}
+	return errors.Join(errs...)
+}
