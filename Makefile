@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEVDB := scripts/devdb.sh
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
 
-.PHONY: run test test-js fuzz bench test-browser generate check-generated lint build
+.PHONY: run test test-js fuzz bench crash test-browser generate check-generated lint build
 
 ## run: the product on http://127.0.0.1:8080 with the built-in Convex sandbox (unless PROVISION_HOST is set)
 run:
@@ -31,6 +31,12 @@ fuzz:
 bench:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
 	DATABASE_URL="$$url" go test -run '^$$' -bench 'StatusPolling|ConnectToConnected|Deploy50MB|SupportPage' -benchtime=1x -count=1 ./handlers
+
+## crash: kill -9 the product mid-connect and restart it, CRASH_RUNS times (default 10) with the real 15s deadline; prints each recovery time
+CRASH_RUNS ?= 10
+crash:
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
+	DATABASE_URL="$$url" CRASH_DEADLINE=15s go test -count=$(CRASH_RUNS) -run '^TestKillDashNineMidConnectRecovers$$' -v -timeout 30m . | grep -E 'recovered|^(--- |ok|FAIL)'
 
 ## test-browser: the connect flow in a real headless Chromium (installs Debian's chromium when missing)
 test-browser:

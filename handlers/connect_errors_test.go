@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"golang.org/x/sync/errgroup"
 
+	"chefdeploy/credentials"
 	"chefdeploy/handlers/webtest"
 	"chefdeploy/jobs"
 )
@@ -362,5 +363,34 @@ func TestDisconnectDropsCredentialsKeepsProject(t *testing.T) {
 	}
 	if reveal := webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/deploy-key", nil); reveal.Status != http.StatusNotFound {
 		t.Fatalf("reveal after disconnect = %d", reveal.Status)
+	}
+}
+
+// A session whose Convex token cannot be opened (here: CREDENTIALS_KEY was
+// replaced without a reseal) starts nothing: the worker would otherwise act
+// with whatever older token the user row still holds.
+func TestConnectWithAnUnreadableTokenStartsNothing(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	id := b.createApp(t, c, "Stale")
+	// The team selector loaded: the teams are cached, so only the token is stale.
+	if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id+"/teams", nil, "HX-Request", "true"); res.Status != http.StatusOK {
+		t.Fatalf("teams = %d", res.Status)
+	}
+	b.env["CREDENTIALS_KEY"] = credentials.GenerateSpec("t2")
+	b.app.Config.Handler = b.newHandler(b.loadConfig(t))
+	res := b.connect(t, c, id, "acme")
+	if res.Status != http.StatusUnauthorized || !strings.Contains(res.Body, "Sign in again") {
+		t.Fatalf("connect with an unreadable token = %d:\n%s", res.Status, res.Body)
+	}
+	var rows, started int
+	if err := b.db.Get(&rows, `SELECT count(*) FROM connections WHERE app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.Get(&started, `SELECT count(*) FROM events WHERE kind = 'connect_started' AND app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 || started != 0 || b.sandbox.Calls("create_project", "acme") != 0 {
+		t.Fatalf("%d connections, %d connect_started, %d creates: something started", rows, started, b.sandbox.Calls("create_project", "acme"))
 	}
 }

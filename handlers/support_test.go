@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"chefdeploy/handlers/webtest"
+	"chefdeploy/jobs"
 )
 
 var supportTeam = withEnv("SUPPORT_TEAM_SLUG", "chef-support")
@@ -175,5 +178,46 @@ func TestSupportMarksAStuckConnectionFailed(t *testing.T) {
 	}
 	if events != 1 {
 		t.Fatal("the support action was not audited")
+	}
+}
+
+// Support's "mark failed" is a transition like any other: it queues the
+// reconcile that deletes the project the attempt created and left unused,
+// and the attempt's worker, when it wakes, changes nothing.
+func TestSupportMarkFailedDeletesTheProjectLeftBehind(t *testing.T) {
+	t.Parallel()
+	h := newHold()
+	b, ada := signedIn(t, "ada", supportTeam, withEnv("CHECK_CONNECTION_DEADLINE", "30s"),
+		func(o *setupOptions) { o.hooks = &jobs.Hooks{AfterProjectRecorded: h.hook} })
+	events, stop := b.jobs.Subscribe(river.EventKindJobCompleted, river.EventKindJobCancelled, river.EventKindJobFailed)
+	defer stop()
+	id := b.createApp(t, ada, "Held")
+	b.connect(t, ada, id, "acme")
+	<-h.reached
+	if n := len(b.sandbox.Projects("acme")); n != 1 {
+		t.Fatalf("%d projects while the attempt is held, want 1", n)
+	}
+
+	sam := webtest.Browser(t)
+	b.login(t, sam, "sam")
+	res := webtest.Do(t, sam, "POST", b.app.URL+"/support/apps/"+id+"/fail", url.Values{"note": {"stuck"}})
+	if res.Status != http.StatusOK {
+		t.Fatalf("mark failed = %d:\n%s", res.Status, res.Body)
+	}
+	waitJobs(t, events, 10*time.Second, "reconcile_projects")
+	if n := len(b.sandbox.Projects("acme")); n != 0 {
+		t.Fatalf("%d projects left after support failed the attempt, want 0", n)
+	}
+	close(h.release)
+	waitJobs(t, events, 10*time.Second, "provision_connection")
+	if owner := b.status(t, ada, id); stateOf(t, owner.Body) != "failed" || !strings.Contains(owner.Body, "Marked failed by support: stuck") {
+		t.Fatalf("the held worker changed the state:\n%s", owner.Body)
+	}
+	var status string
+	if err := b.db.Get(&status, `SELECT status FROM project_attempts WHERE app_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if status != "deleted" {
+		t.Fatalf("attempt status %q, want deleted", status)
 	}
 }

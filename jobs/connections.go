@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -175,6 +174,3 @@ func (cs *Connections) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) err
 	}
 	return nil
 }
-
-// IsStale says the transition found the connection moved on.
-func IsStale(err error) bool { return errors.Is(err, models.ErrStale) }
