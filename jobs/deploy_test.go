@@ -3,9 +3,11 @@ package jobs
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"net/http"
 	"testing"
 
 	"github.com/google/uuid"
@@ -119,4 +121,32 @@ func TestDeployUnknownIsCancelled(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	mustWork(t, f, f.deploy(), DeployArgs{AppID: f.app.ID, DeployID: uuid.NewString()}, river.EventKindJobCancelled)
+}
+
+// A deploy finished by someone else while this worker uploaded (a second run
+// of the job, a rollback) keeps that outcome, and its history gets no second,
+// contradicting event from this worker.
+func TestDeployFinishedMeanwhileRecordsNoEvent(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	c := f.connect(t, sandbox.TeamAcme)
+	d, _ := f.recordDeploy(t, c.DeploymentName)
+	var hookErr error
+	hook := func(r *http.Request) {
+		if r.URL.Path == "/api/hosting/deploy" {
+			_, hookErr = f.db.ExecContext(context.Background(),
+				`UPDATE deploys SET status = 'failed', error = 'superseded', finished_at = now() WHERE id = $1`, d.ID)
+		}
+	}
+	f.onRequest.Store(&hook)
+	mustWork(t, f, f.deploy(), DeployArgs{AppID: f.app.ID, DeployID: d.ID}, river.EventKindJobCompleted)
+	if hookErr != nil {
+		t.Fatal(hookErr)
+	}
+	if got := f.deployByID(t, d.ID); got.Status != models.DeployFailed || got.Error != "superseded" {
+		t.Fatalf("deploy = %s %q, want the other outcome kept", got.Status, got.Error)
+	}
+	if n := f.events(t, models.EventDeployDone) + f.events(t, models.EventDeployFailed); n != 0 {
+		t.Fatalf("deploy events recorded for a deploy this worker did not finish = %d, want 0", n)
+	}
 }

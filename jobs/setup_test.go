@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +38,8 @@ type fixture struct {
 	token   string // Ada's Convex token, in the clear
 	sealed  string // the same, sealed for her user
 	sweeper *DeadlineSweeper
+	// onRequest, when set, sees each request to the sandbox before it does.
+	onRequest atomic.Pointer[func(*http.Request)]
 }
 
 func setup(t *testing.T) *fixture {
@@ -54,7 +58,14 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(sb.Close) // before srv.Close: releases black-hole handlers
-	srv.Config.Handler = sb.Handler()
+	f := &fixture{}
+	handler := sb.Handler()
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hook := f.onRequest.Load(); hook != nil {
+			(*hook)(r)
+		}
+		handler.ServeHTTP(w, r)
+	})
 
 	env := map[string]string{
 		"DATABASE_URL":               dbURL,
@@ -107,10 +118,11 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{
+	*f = fixture{
 		db: db, sb: sb, cfg: cfg, convex: cx, queue: q, conns: q.Connections, deps: deps, hooks: hooks,
 		user: user, app: app, token: token, sealed: sealed, sweeper: q.Sweeper(),
 	}
+	return f
 }
 
 // start asks for a connection of the app to team, as the Connect handler does.
