@@ -77,7 +77,7 @@ func TestFailCurrentAttemptBySupport(t *testing.T) {
 	if n := f.queued(t, ReconcileArgs{}.Kind()); n != 1 {
 		t.Fatalf("reconcile jobs = %d, want 1", n)
 	}
-	if err := f.conns.Fail(t.Context(), fail); !IsStale(err) {
+	if err := f.conns.Fail(t.Context(), fail); !errors.Is(err, models.ErrStale) {
 		t.Fatalf("second Fail = %v, want stale", err)
 	}
 }
@@ -101,7 +101,7 @@ func TestTransitionRolledBackWhenEventFails(t *testing.T) {
 	}
 
 	f.start(t, sandbox.TeamAcme)
-	if err := f.conns.Fail(t.Context(), Failure{AppID: f.app.ID, Message: "x", ActorID: ghost}); err == nil || IsStale(err) {
+	if err := f.conns.Fail(t.Context(), Failure{AppID: f.app.ID, Message: "x", ActorID: ghost}); err == nil || errors.Is(err, models.ErrStale) {
 		t.Fatalf("Fail with an unknown actor = %v, want the event's error", err)
 	}
 	if c := f.connection(t); c.State != models.StateConnecting {
@@ -167,11 +167,11 @@ func TestCompleteStaleAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.expire(t)
-	if err := f.conns.Step(t.Context(), f.db, f.app.ID, c.Attempt, models.StepCreating); !IsStale(err) {
+	if err := f.conns.Step(t.Context(), f.db, f.app.ID, c.Attempt, models.StepCreating); !errors.Is(err, models.ErrStale) {
 		t.Fatalf("Step past the deadline = %v, want stale", err)
 	}
 	a, _ := f.recordedProject(t, sandbox.TeamAcme)
-	if err := f.conns.Complete(t.Context(), work, models.ConnectedProject{ProjectID: a.ProjectID}, a.ID); !IsStale(err) {
+	if err := f.conns.Complete(t.Context(), work, models.ConnectedProject{ProjectID: a.ProjectID}, a.ID); !errors.Is(err, models.ErrStale) {
 		t.Fatalf("Complete past the deadline = %v, want stale", err)
 	}
 	if s := f.attemptStatus(t, a.ID); s != models.AttemptCreated {
