@@ -56,6 +56,9 @@ type Error struct {
 	Code    string // the "code" field of a JSON error body, if any
 	Message string // the "message" field, if any; truncated, with known secrets redacted
 	Err     error  // underlying cause (network, context, decode); never holds a secret
+	// Tries is how many requests the call made when it failed for good on
+	// an answer that a retry cannot change (0 when unknown).
+	Tries int
 
 	sso bool // the body contained "SSORequired"
 }

@@ -32,6 +32,7 @@ func (c *Client) do(ctx context.Context, k call) (answer, error) {
 			return ans, nil
 		}
 		if !err.Retryable() {
+			err.Tries = n
 			return answer{}, err
 		}
 		if ctx.Err() != nil {

@@ -139,6 +139,13 @@ func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, 
 		}
 	} else {
 		created, cerr := p.Convex.CreateProject(ctx, token, team, work.AppName)
+		if refused(cerr) {
+			// Convex answered that it created nothing: there is nothing to
+			// look for later.
+			if err := models.SetAttemptStatus(context.WithoutCancel(ctx), p.DB, attemptID, models.AttemptNotFound); err != nil {
+				p.Logger.Warn("settling a refused create", "app_id", appID, "err", err)
+			}
+		}
 		if cerr != nil {
 			return out, attemptID, leftover, cerr
 		}
@@ -246,4 +253,12 @@ func (p *workerDeps) fail(ctx context.Context, c models.Connection, message, out
 	}
 	p.metrics.failed(outcome)
 	return nil
+}
+
+// refused says create_project's only request was refused with a client error
+// (quota, SSO, a bad token): no project exists. After a retried 5xx, a later
+// refusal proves nothing about what the first request did.
+func refused(err error) bool {
+	var ce *convex.Error
+	return errors.As(err, &ce) && ce.Tries == 1 && ce.Status >= 400 && ce.Status < 500 && !ce.Retryable()
 }

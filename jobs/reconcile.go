@@ -52,8 +52,8 @@ func (w *ReconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration {
 // create_project may still be finishing on Convex's side.
 var errNotYetSettled = errors.New("a pending attempt's project may still appear")
 
-// Work settles the app's open attempts, unless an attempt is in flight: that
-// one settles them itself.
+// Work settles the app's open attempts; while an attempt is in flight it
+// waits for that attempt's deadline.
 func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
 	p := w.deps
 	owner, err := models.OwnerTokenByApp(ctx, p.DB, job.Args.AppID)
@@ -69,10 +69,11 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	}
 	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
-	notYet := false
+	notYet, inFlightUntil := false, time.Time{}
 	err = p.withSettleLock(ctx, job.Args.AppID, func(tx *sqlx.Tx) error {
 		c, err := models.ConnectionByApp(ctx, tx, job.Args.AppID)
 		if err == nil && c.State == models.StateConnecting && time.Now().Before(c.DeadlineAt) {
+			inFlightUntil = c.DeadlineAt
 			return nil
 		}
 		if err != nil && !errors.Is(err, models.ErrNotFound) {
@@ -86,7 +87,13 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 		}
 		return err
 	})
-	if err == nil && notYet {
+	switch {
+	case err == nil && !inFlightUntil.IsZero():
+		// The attempt in flight settles what it finds when it starts; this
+		// reconcile looks again once it has ended, for anything recorded
+		// after that (an older worker's late answer).
+		return river.JobSnooze(time.Until(inFlightUntil) + time.Second)
+	case err == nil && notYet:
 		return river.JobSnooze(5 * time.Second)
 	}
 	return err

@@ -90,7 +90,7 @@ func TestReconcileWaitsForAttemptInFlight(t *testing.T) {
 	f := setup(t)
 	f.start(t, sandbox.TeamAcme)
 	a, p := f.recordedProject(t, sandbox.TeamAcme)
-	mustWork(t, f, f.reconcile(), ReconcileArgs{AppID: f.app.ID}, river.EventKindJobCompleted)
+	mustWork(t, f, f.reconcile(), ReconcileArgs{AppID: f.app.ID}, river.EventKindJobSnoozed)
 	if !f.live(sandbox.TeamAcme, p.ProjectID) || f.attemptStatus(t, a.ID) != models.AttemptCreated {
 		t.Fatal("the reconcile settled an attempt while one was in flight")
 	}
