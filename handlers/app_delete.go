@@ -28,7 +28,6 @@ func (s *Server) appDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventAppDeleted, app.Name)
 	if notice == "" {
 		notice = "Deleted " + app.Name + "."
 	}
