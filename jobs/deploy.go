@@ -65,14 +65,11 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 		if _, err := models.PruneBundles(fctx, p.DB, d.AppID); err != nil {
 			p.Logger.Warn("pruning bundles", "app_id", d.AppID, "err", err)
 		}
+		// The outcome and its event are one transaction; a stale finish
+		// (another run finished the deploy) records nothing.
 		if err := models.FinishDeploy(fctx, p.DB, d, status, message); err != nil && !errors.Is(err, models.ErrStale) {
 			return err
 		}
-		kind, detail := models.EventDeployDone, fmt.Sprintf("%d files, %d bytes", d.FileCount, d.BundleBytes)
-		if status == models.DeployFailed {
-			kind, detail = models.EventDeployFailed, message
-		}
-		models.RecordEvent(fctx, p.DB, d.UserID.String, d.AppID, kind, detail)
 		return nil
 	}
 
