@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -18,6 +19,14 @@ import (
 func (s *Server) appDelete(w http.ResponseWriter, r *http.Request) {
 	sess, app, ok := s.ownedApp(w, r)
 	if !ok {
+		return
+	}
+	// Checked before any project is deleted; DeleteApp checks again.
+	if c, err := models.ConnectionByApp(r.Context(), s.db, app.ID); err == nil && c.State == models.StateConnecting {
+		s.renderError(w, r, models.ErrAppConnecting)
+		return
+	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
+		s.renderError(w, r, err)
 		return
 	}
 	var notice string

@@ -135,16 +135,35 @@ func RenameApp(ctx context.Context, db *sqlx.DB, ownerID, appID, name string) er
 	})
 }
 
+// ErrAppConnecting refuses to delete an app while an attempt to connect it
+// runs: the project the attempt may be creating would lose its app, and with
+// it the reconcile that deletes an unused one.
+var ErrAppConnecting = Errorf(ECONFLICT, "This app is connecting to Convex. Wait until it is connected or has failed, or disconnect it, then delete it.")
+
 // DeleteApp removes an app with its connection and credentials and records
-// app_deleted, in one transaction.
+// app_deleted, in one transaction; ErrAppConnecting while it is connecting.
 func DeleteApp(ctx context.Context, db *sqlx.DB, ownerID, appID string) error {
 	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+		// The app's row, then its connection's, are locked: a connect that
+		// starts meanwhile either is seen here or finds the app gone.
 		var name string
-		err := sqlx.GetContext(ctx, tx, &name, `DELETE FROM apps WHERE id = $1 AND owner_id = $2 RETURNING name`, appID, ownerID)
+		err := sqlx.GetContext(ctx, tx, &name, `SELECT name FROM apps WHERE id = $1 AND owner_id = $2 FOR UPDATE`, appID, ownerID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
+			return err
+		}
+		var connecting bool
+		if err := sqlx.GetContext(ctx, tx, &connecting, `
+			SELECT EXISTS (SELECT 1 FROM connections WHERE app_id = $1 AND state = 'connecting' FOR UPDATE)`, appID); err != nil {
+			return err
+		}
+		if connecting {
+			return ErrAppConnecting
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE id = $1`, appID)
+		if err := oneRow(res, err); err != nil {
 			return err
 		}
 		return RecordEvent(ctx, tx, ownerID, appID, EventAppDeleted, name)
