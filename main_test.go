@@ -268,3 +268,26 @@ func TestCredentialsReseal(t *testing.T) {
 		t.Fatalf("a second reseal changed something: %q", out.String())
 	}
 }
+
+// A grant whose role_granted event cannot be written is not made.
+func TestRolesGrantFailsWithItsEvent(t *testing.T) {
+	t.Parallel()
+	db, dbURL := dbtest.New(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "DATA_DIR": t.TempDir()}
+	if _, err := db.Exec(`INSERT INTO users (convex_id, name, email) VALUES ('g', 'Grace Hopper', 'grace@example.com')`); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.RefuseEvents(t, db, models.EventRoleGranted)
+	var out strings.Builder
+	err := run(context.Background(), []string{"roles", "grant", "support", "grace@example.com"}, func(k string) string { return env[k] }, &out)
+	if err == nil || strings.Contains(out.String(), "support granted") {
+		t.Errorf("grant with its event refused: %q %v, want an error", out.String(), err)
+	}
+	var granted int
+	if err := db.Get(&granted, `SELECT count(*) FROM users WHERE support_granted`); err != nil {
+		t.Fatal(err)
+	}
+	if granted != 0 {
+		t.Errorf("support was granted without its event")
+	}
+}

@@ -42,12 +42,9 @@ func runRoles(ctx context.Context, db *sqlx.DB, args []string, stdout io.Writer)
 	if n == 0 {
 		return fmt.Errorf("no user with email %s has signed in yet; they must sign in once first", email)
 	}
-	kind, verb := models.EventRoleGranted, "granted"
+	verb := "granted"
 	if !grant {
-		kind, verb = models.EventRoleRevoked, "revoked"
-	}
-	if err := models.RecordEvent(ctx, db, "", "", kind, "support for "+email+", by the CLI"); err != nil {
-		return err
+		verb = "revoked"
 	}
 	fmt.Fprintf(stdout, "support %s for %s\n", verb, email)
 	return nil

@@ -23,6 +23,5 @@ func (s *Server) appCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventAppCreated, app.Name)
 	http.Redirect(w, r, "/apps/"+app.ID, http.StatusSeeOther)
 }

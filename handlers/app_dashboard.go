@@ -95,7 +95,11 @@ func (s *Server) appDashboardCredentials(w http.ResponseWriter, r *http.Request)
 	if !ok {
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventKeyRevealed, "to the embedded Convex dashboard")
+	// An audited reveal: no key leaves unless the reveal is recorded.
+	if err := models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventKeyRevealed, "to the embedded Convex dashboard"); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{
 		"adminKey": key, "deploymentUrl": conn.DeploymentURL, "deploymentName": conn.DeploymentName,
 	})
@@ -132,10 +136,11 @@ func (s *Server) appEnv(w http.ResponseWriter, r *http.Request) {
 		show(http.StatusBadGateway, "The deployment did not accept the change: "+convex.UserMessage(err), true)
 		return
 	}
-	if err := models.TrackEnvVar(r.Context(), s.db, app.ID, name); err != nil {
+	// The deployment has the change; if it cannot be recorded the person is
+	// told, rather than shown a success the audit trail does not have.
+	if err := models.TrackEnvVar(r.Context(), s.db, sess.UserID, app.ID, action, name); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventEnvVarChanged, action+" "+name)
 	show(http.StatusOK, map[string]string{"set": "Set ", "unset": "Unset "}[action]+name+".", false)
 }

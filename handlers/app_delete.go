@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,6 +21,14 @@ func (s *Server) appDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Checked before any project is deleted; DeleteApp checks again.
+	if c, err := models.ConnectionByApp(r.Context(), s.db, app.ID); err == nil && c.State == models.StateConnecting {
+		s.renderError(w, r, models.ErrAppConnecting)
+		return
+	} else if err != nil && !errors.Is(err, models.ErrNotFound) {
+		s.renderError(w, r, err)
+		return
+	}
 	var notice string
 	if r.PostFormValue("delete_project") == "1" {
 		notice = s.deleteProjects(r, sess, app)
@@ -28,7 +37,6 @@ func (s *Server) appDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventAppDeleted, app.Name)
 	if notice == "" {
 		notice = "Deleted " + app.Name + "."
 	}

@@ -21,6 +21,5 @@ func (s *Server) appRename(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, app.ID, models.EventAppRenamed, app.Name+" → "+form.Name)
 	http.Redirect(w, r, "/apps/"+app.ID, http.StatusSeeOther)
 }

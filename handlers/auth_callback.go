@@ -67,38 +67,28 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 		s.loginFailed(w, r, http.StatusBadGateway, convex.UserMessage(err))
 		return
 	}
-	user, err := models.UpsertUser(ctx, s.db, profile.ID, profile.Name, profile.Email)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-
 	// A new session id at every login; the previous one, if any, ends.
-	if old := s.sessionID(r); old != "" {
-		models.DeleteSession(ctx, s.db, old)
-		s.sessions.Invalidate(old)
-	}
-	sid := randomToken()
+	sid, old := randomToken(), s.sessionID(r)
 	sealed, err := s.cfg.Credentials.SealString(token.AccessToken, sessionTokenPurpose(sid))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := models.CreateSession(ctx, s.db, sid, user.ID, sealed); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	// The worker acts for the user without a browser: it gets its own copy.
-	sealedForUser, err := s.cfg.Credentials.SealString(token.AccessToken, models.UserTokenPurpose(user.ID))
+	user, err := models.RecordLogin(ctx, s.db, models.Login{
+		ConvexID: profile.ID, Name: profile.Name, Email: profile.Email,
+		SessionID: sid, SealedSessionToken: sealed, PreviousSessionID: old,
+		// The worker acts for the user without a browser: it gets its own copy.
+		SealUserToken: func(userID string) (string, error) {
+			return s.cfg.Credentials.SealString(token.AccessToken, models.UserTokenPurpose(userID))
+		},
+	})
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := models.SetUserToken(ctx, s.db, user.ID, sealedForUser); err != nil {
-		s.renderError(w, r, err)
-		return
+	if old != "" {
+		s.sessions.Invalidate(old)
 	}
-	models.RecordEvent(ctx, s.db, user.ID, "", models.EventLogin, "")
 	if s.cfg.SupportTeamSlug != "" {
 		if _, err := s.checkSupportTeam(ctx, user.ID, func() (string, error) { return token.AccessToken, nil }); err != nil {
 			s.log.Warn("support team check at login failed", "request_id", RequestID(r.Context()), "err", err)

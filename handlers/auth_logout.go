@@ -18,7 +18,11 @@ func (s *Server) authLogout(w http.ResponseWriter, r *http.Request) {
 	s.clearSessionCookie(w, r)
 	if sess := currentSession(r); sess != nil {
 		s.log.Info("logout", "request_id", RequestID(r.Context()), "user_id", sess.UserID)
-		models.RecordEvent(r.Context(), s.db, sess.UserID, "", models.EventLogout, "")
+		// The session has ended whatever happens here; a lost event is an
+		// error for the operators, not for the person leaving.
+		if err := models.RecordEvent(r.Context(), s.db, sess.UserID, "", models.EventLogout, ""); err != nil {
+			s.log.Error("recording the logout failed", "request_id", RequestID(r.Context()), "user_id", sess.UserID, "err", err)
+		}
 	}
 	if isFragmentRequest(r) {
 		w.Header().Set("HX-Redirect", "/")

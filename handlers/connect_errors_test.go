@@ -262,7 +262,7 @@ func TestCrashRecoveryLeaksNoProject(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			h := newHold()
-			b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "2s"), func(o *setupOptions) { o.noWorker = true })
+			b, c := signedIn(t, "ada", withEnv("CHECK_CONNECTION_DEADLINE", "4s"), func(o *setupOptions) { o.noWorker = true })
 			dying := b.startWorker(t, tc.hooks(h), true)
 			id := b.createApp(t, c, "Crash")
 			start := time.Now()
@@ -277,7 +277,7 @@ func TestCrashRecoveryLeaksNoProject(t *testing.T) {
 			}
 			if tc.late {
 				// With no worker, the page shows failed once the deadline passes.
-				if st := stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body); st != "failed" {
+				if st := stateOf(t, b.waitFinal(t, c, id, 6*time.Second).Body); st != "failed" {
 					t.Fatalf("with no worker, the state at the deadline is %s", st)
 				}
 			}
@@ -285,13 +285,13 @@ func TestCrashRecoveryLeaksNoProject(t *testing.T) {
 			// finish the attempt (River retries the killed job) or the
 			// deadline fails it; either way within the deadline.
 			b.startWorker(t, nil, true)
-			final := b.waitFinal(t, c, id, 4*time.Second)
-			if elapsed := time.Since(start); !tc.late && elapsed > 2*time.Second+500*time.Millisecond {
+			final := b.waitFinal(t, c, id, 6*time.Second)
+			if elapsed := time.Since(start); !tc.late && elapsed > 4*time.Second+500*time.Millisecond {
 				t.Fatalf("after the crash the connection ended only after %v:\n%s", elapsed, final.Body)
 			}
 			if stateOf(t, final.Body) == "failed" {
 				b.connect(t, c, id, "acme")
-				if final := b.waitFinal(t, c, id, 5*time.Second); stateOf(t, final.Body) != "connected" {
+				if final := b.waitFinal(t, c, id, 6*time.Second); stateOf(t, final.Body) != "connected" {
 					t.Fatalf("reconnect after the crash failed:\n%s", final.Body)
 				}
 			}

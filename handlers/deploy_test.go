@@ -84,7 +84,7 @@ var deployRow = regexp.MustCompile(`data-testid="deploy-row" data-deploy-id="([^
 // waitDeploy polls the deploy panel until the newest deploy is final.
 func (b *bundle) waitDeploy(t *testing.T, c *http.Client, appID string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+appID+"/deploys", nil, "HX-Request", "true")
 		m := regexp.MustCompile(`data-testid="deploy-steps" data-status="([a-z]+)"`).FindStringSubmatch(res.Body)

@@ -45,12 +45,11 @@ func (s *Server) settingsTokenCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderSettings(w, r, sess, http.StatusUnprocessableEntity, views.SettingsView{FormError: "Name the token (up to 60 characters), e.g. after what will use it."})
 		return
 	}
-	token, t, err := models.CreateAPIToken(r.Context(), s.db, sess.UserID, name)
+	token, _, err := models.CreateAPIToken(r.Context(), s.db, sess.UserID, name)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, "", models.EventTokenCreated, t.Name+" ("+t.Prefix+"…)")
 	s.renderSettings(w, r, sess, http.StatusOK, views.SettingsView{NewToken: token})
 }
 
@@ -65,6 +64,5 @@ func (s *Server) settingsTokenRevoke(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	models.RecordEvent(r.Context(), s.db, sess.UserID, "", models.EventTokenRevoked, t.Name+" ("+t.Prefix+"…)")
 	s.renderSettings(w, r, sess, http.StatusOK, views.SettingsView{Notice: "Revoked “" + t.Name + "”."})
 }

@@ -76,7 +76,11 @@ func (s *Server) renderSupportApp(w http.ResponseWriter, r *http.Request, status
 		return
 	}
 	if audit {
-		models.RecordEvent(r.Context(), s.db, sess.UserID, row.AppID, models.EventSupportViewed, "")
+		// Support sees an app only once the view is in its trail.
+		if err := models.RecordEvent(r.Context(), s.db, sess.UserID, row.AppID, models.EventSupportViewed, ""); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
 	}
 	events, err := models.AppEvents(r.Context(), s.db, row.AppID, 100)
 	if err != nil {

@@ -73,19 +73,8 @@ func (s *Server) checkSupportTeam(ctx context.Context, userID string, token func
 			member = true
 		}
 	}
-	before, err := models.SupportStatusOf(ctx, s.db, userID)
-	if err != nil {
+	if err := models.SetSupportTeamMember(ctx, s.db, userID, member, s.cfg.SupportTeamSlug); err != nil {
 		return false, err
-	}
-	if err := models.SetSupportTeamMember(ctx, s.db, userID, member); err != nil {
-		return false, err
-	}
-	if before.TeamMember != member {
-		kind, detail := models.EventRoleGranted, "support, as a member of team "+s.cfg.SupportTeamSlug
-		if !member {
-			kind, detail = models.EventRoleRevoked, "support, no longer a member of team "+s.cfg.SupportTeamSlug
-		}
-		models.RecordEvent(ctx, s.db, userID, "", kind, detail)
 	}
 	return member, nil
 }

@@ -116,7 +116,7 @@ func TestTransitionRolledBackWhenEventFails(t *testing.T) {
 	if n := f.queued(t, ReconcileArgs{}.Kind()); n != 0 {
 		t.Fatalf("reconcile jobs after failed transitions = %d", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM events WHERE app_id = $1 AND kind <> $2`, f.app.ID, models.EventConnectStarted); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM events WHERE app_id = $1 AND kind IN ($2, $3)`, f.app.ID, models.EventConnectFailed, models.EventDisconnected); n != 0 {
 		t.Fatalf("events of failed transitions = %d", n)
 	}
 }

@@ -65,29 +65,12 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 		if _, err := models.PruneBundles(fctx, p.DB, d.AppID); err != nil {
 			p.Logger.Warn("pruning bundles", "app_id", d.AppID, "err", err)
 		}
-		// The outcome and its event in one transaction: a deploy someone
-		// else finished meanwhile keeps their outcome and gets no event
-		// from us.
-		tx, err := p.DB.BeginTxx(fctx, nil)
-		if err != nil {
+		// The outcome and its event are one transaction; a stale finish
+		// (another run finished the deploy) records nothing.
+		if err := models.FinishDeploy(fctx, p.DB, d, status, message); err != nil && !errors.Is(err, models.ErrStale) {
 			return err
 		}
-		defer tx.Rollback()
-		err = models.FinishDeploy(fctx, tx, d, status, message)
-		if errors.Is(err, models.ErrStale) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		kind, detail := models.EventDeployDone, fmt.Sprintf("%d files, %d bytes", d.FileCount, d.BundleBytes)
-		if status == models.DeployFailed {
-			kind, detail = models.EventDeployFailed, message
-		}
-		if err := models.RecordEvent(fctx, tx, d.UserID.String, d.AppID, kind, detail); err != nil {
-			return err
-		}
-		return tx.Commit()
+		return nil
 	}
 
 	conn, err := models.ConnectionByApp(ctx, p.DB, d.AppID)

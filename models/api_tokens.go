@@ -33,17 +33,26 @@ func hashAPIToken(token string) []byte {
 	return sum[:]
 }
 
-// CreateAPIToken makes a token and returns it in clear, the only time it exists so.
-func CreateAPIToken(ctx context.Context, db sqlx.ExtContext, userID, name string) (string, APIToken, error) {
+// CreateAPIToken makes a token and records api_token_created, in one
+// transaction, and returns the token in clear, the only time it exists so.
+func CreateAPIToken(ctx context.Context, db *sqlx.DB, userID, name string) (string, APIToken, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := apiTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	var t APIToken
-	err := sqlx.GetContext(ctx, db, &t, `
-		INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES ($1, $2, $3, $4)
-		RETURNING id, user_id, name, prefix, created_at, last_used_at, revoked_at`,
-		userID, name, hashAPIToken(token), token[:len(apiTokenPrefix)+6])
-	return token, t, err
+	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+		if err := sqlx.GetContext(ctx, tx, &t, `
+			INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES ($1, $2, $3, $4)
+			RETURNING id, user_id, name, prefix, created_at, last_used_at, revoked_at`,
+			userID, name, hashAPIToken(token), token[:len(apiTokenPrefix)+6]); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, userID, "", EventTokenCreated, t.Name+" ("+t.Prefix+"…)")
+	})
+	if err != nil {
+		return "", APIToken{}, err
+	}
+	return token, t, nil
 }
 
 // APITokensOf lists a user's tokens, newest first.
@@ -55,19 +64,26 @@ func APITokensOf(ctx context.Context, db sqlx.QueryerContext, userID string) ([]
 	return ts, err
 }
 
-// RevokeAPIToken ends one of the user's tokens; another user's is ErrNotFound.
-func RevokeAPIToken(ctx context.Context, db sqlx.ExtContext, userID, id string) (APIToken, error) {
+// RevokeAPIToken ends one of the user's tokens and records
+// api_token_revoked, in one transaction; another user's is ErrNotFound.
+func RevokeAPIToken(ctx context.Context, db *sqlx.DB, userID, id string) (APIToken, error) {
 	var t APIToken
 	if _, err := uuid.Parse(id); err != nil {
 		return t, ErrNotFound
 	}
-	err := sqlx.GetContext(ctx, db, &t, `
-		UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now())
-		 WHERE id = $1 AND user_id = $2
-		RETURNING id, user_id, name, prefix, created_at, last_used_at, revoked_at`, id, userID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, ErrNotFound
-	}
+	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+		err := sqlx.GetContext(ctx, tx, &t, `
+			UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now())
+			 WHERE id = $1 AND user_id = $2
+			RETURNING id, user_id, name, prefix, created_at, last_used_at, revoked_at`, id, userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, userID, "", EventTokenRevoked, t.Name+" ("+t.Prefix+"…)")
+	})
 	return t, err
 }
 

@@ -64,8 +64,21 @@ func slugify(name string) string {
 	return s
 }
 
-// CreateApp stores a new app with a slug unique among its owner's apps.
-func CreateApp(ctx context.Context, db sqlx.ExtContext, ownerID, name string) (App, error) {
+// CreateApp stores a new app with a slug unique among its owner's apps and
+// records app_created, in one transaction.
+func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string) (App, error) {
+	var a App
+	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+		var err error
+		if a, err = insertApp(ctx, tx, ownerID, name); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, ownerID, a.ID, EventAppCreated, a.Name)
+	})
+	return a, err
+}
+
+func insertApp(ctx context.Context, tx *sqlx.Tx, ownerID, name string) (App, error) {
 	base := slugify(name)
 	for n := 1; n <= 1000; n++ {
 		slug := base
@@ -73,7 +86,7 @@ func CreateApp(ctx context.Context, db sqlx.ExtContext, ownerID, name string) (A
 			slug = fmt.Sprintf("%s-%d", base, n)
 		}
 		var a App
-		err := sqlx.GetContext(ctx, db, &a, `
+		err := sqlx.GetContext(ctx, tx, &a, `
 			INSERT INTO apps (owner_id, slug, name) VALUES ($1, $2, $3)
 			ON CONFLICT (owner_id, slug) DO NOTHING
 			RETURNING id, owner_id, slug, name, last_deployed_at, created_at, updated_at`,
@@ -102,16 +115,59 @@ func AppByRef(ctx context.Context, db sqlx.ExtContext, ownerID, ref string) (App
 	return a, err
 }
 
-// RenameApp changes an app's name; its slug, and so its URLs, stay.
-func RenameApp(ctx context.Context, db sqlx.ExtContext, ownerID, appID, name string) error {
-	res, err := db.ExecContext(ctx, `UPDATE apps SET name = $3, updated_at = now() WHERE id = $1 AND owner_id = $2`, appID, ownerID, name)
-	return oneRow(res, err)
+// RenameApp changes an app's name, its slug and so its URLs staying, and
+// records app_renamed, in one transaction.
+func RenameApp(ctx context.Context, db *sqlx.DB, ownerID, appID, name string) error {
+	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+		var old string
+		err := sqlx.GetContext(ctx, tx, &old, `SELECT name FROM apps WHERE id = $1 AND owner_id = $2 FOR UPDATE`, appID, ownerID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE apps SET name = $3, updated_at = now() WHERE id = $1 AND owner_id = $2`, appID, ownerID, name)
+		if err := oneRow(res, err); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, ownerID, appID, EventAppRenamed, old+" → "+name)
+	})
 }
 
-// DeleteApp removes an app with its connection and credentials.
-func DeleteApp(ctx context.Context, db sqlx.ExtContext, ownerID, appID string) error {
-	res, err := db.ExecContext(ctx, `DELETE FROM apps WHERE id = $1 AND owner_id = $2`, appID, ownerID)
-	return oneRow(res, err)
+// ErrAppConnecting refuses to delete an app while an attempt to connect it
+// runs: the project the attempt may be creating would lose its app, and with
+// it the reconcile that deletes an unused one.
+var ErrAppConnecting = Errorf(ECONFLICT, "This app is connecting to Convex. Wait until it is connected or has failed, or disconnect it, then delete it.")
+
+// DeleteApp removes an app with its connection and credentials and records
+// app_deleted, in one transaction; ErrAppConnecting while it is connecting.
+func DeleteApp(ctx context.Context, db *sqlx.DB, ownerID, appID string) error {
+	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+		// The app's row, then its connection's, are locked: a connect that
+		// starts meanwhile either is seen here or finds the app gone.
+		var name string
+		err := sqlx.GetContext(ctx, tx, &name, `SELECT name FROM apps WHERE id = $1 AND owner_id = $2 FOR UPDATE`, appID, ownerID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var connecting bool
+		if err := sqlx.GetContext(ctx, tx, &connecting, `
+			SELECT EXISTS (SELECT 1 FROM connections WHERE app_id = $1 AND state = 'connecting' FOR UPDATE)`, appID); err != nil {
+			return err
+		}
+		if connecting {
+			return ErrAppConnecting
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE id = $1`, appID)
+		if err := oneRow(res, err); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, ownerID, appID, EventAppDeleted, name)
+	})
 }
 
 func oneRow(res sql.Result, err error) error {

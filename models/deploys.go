@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -85,19 +86,29 @@ func AppDeploys(ctx context.Context, db sqlx.QueryerContext, appID string, limit
 	return ds, err
 }
 
-// FinishDeploy records the outcome of an upload; a live deploy marks the app deployed.
-func FinishDeploy(ctx context.Context, db sqlx.ExtContext, d Deploy, status, message string) error {
-	res, err := db.ExecContext(ctx, `
-		UPDATE deploys SET status = $2, error = $3, finished_at = now()
-		 WHERE id = $1 AND status = 'uploading'`, d.ID, status, message)
-	if err := oneRow(res, err); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return ErrStale
+// FinishDeploy records the outcome of an upload, with its deploy_done or
+// deploy_failed event, in one transaction; a live deploy marks the app
+// deployed. It is ErrStale when the deploy was already finished.
+func FinishDeploy(ctx context.Context, db *sqlx.DB, d Deploy, status, message string) error {
+	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE deploys SET status = $2, error = $3, finished_at = now()
+			 WHERE id = $1 AND status = 'uploading'`, d.ID, status, message)
+		if err := oneRow(res, err); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return ErrStale
+			}
+			return err
 		}
-		return err
-	}
-	if status == DeployLive {
-		_, err = db.ExecContext(ctx, `UPDATE apps SET last_deployed_at = now() WHERE id = $1`, d.AppID)
-	}
-	return err
+		if status == DeployLive {
+			if _, err := tx.ExecContext(ctx, `UPDATE apps SET last_deployed_at = now() WHERE id = $1`, d.AppID); err != nil {
+				return err
+			}
+		}
+		kind, detail := EventDeployDone, fmt.Sprintf("%d files, %d bytes", d.FileCount, d.BundleBytes)
+		if status == DeployFailed {
+			kind, detail = EventDeployFailed, message
+		}
+		return RecordEvent(ctx, tx, d.UserID.String, d.AppID, kind, detail)
+	})
 }

@@ -29,12 +29,18 @@ func CheckEnvVar(name, value, action string) string {
 	return ""
 }
 
-// TrackEnvVar remembers that chefdeploy manages a variable of the app.
-func TrackEnvVar(ctx context.Context, db sqlx.ExtContext, appID, name string) error {
-	_, err := db.ExecContext(ctx, `
-		INSERT INTO app_env_vars (app_id, name) VALUES ($1, $2)
-		ON CONFLICT (app_id, name) DO UPDATE SET updated_at = now()`, appID, name)
-	return err
+// TrackEnvVar remembers that chefdeploy manages a variable of the app, after
+// actorID set or unset it (action), and records env_var_changed, in one
+// transaction.
+func TrackEnvVar(ctx context.Context, db *sqlx.DB, actorID, appID, action, name string) error {
+	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO app_env_vars (app_id, name) VALUES ($1, $2)
+			ON CONFLICT (app_id, name) DO UPDATE SET updated_at = now()`, appID, name); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, actorID, appID, EventEnvVarChanged, action+" "+name)
+	})
 }
 
 // ManagedEnvVars are the variable names chefdeploy manages for an app: always

@@ -35,20 +35,52 @@ func SupportStatusOf(ctx context.Context, db sqlx.QueryerContext, userID string)
 	return s, err
 }
 
-// SetSupportTeamMember records the result of a membership check.
-func SetSupportTeamMember(ctx context.Context, db sqlx.ExtContext, userID string, member bool) error {
-	_, err := db.ExecContext(ctx, `UPDATE users SET support_team_member = $2, support_checked_at = now() WHERE id = $1`, userID, member)
-	return err
+// SetSupportTeamMember records the result of a check of the user's
+// membership of the support team; when it changes, role_granted or
+// role_revoked is recorded in the same transaction.
+func SetSupportTeamMember(ctx context.Context, db *sqlx.DB, userID string, member bool, team string) error {
+	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+		var before bool
+		err := sqlx.GetContext(ctx, tx, &before, `SELECT support_team_member FROM users WHERE id = $1 FOR UPDATE`, userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET support_team_member = $2, support_checked_at = now() WHERE id = $1`, userID, member); err != nil {
+			return err
+		}
+		switch {
+		case member && !before:
+			return RecordEvent(ctx, tx, userID, "", EventRoleGranted, "support, as a member of team "+team)
+		case !member && before:
+			return RecordEvent(ctx, tx, userID, "", EventRoleRevoked, "support, no longer a member of team "+team)
+		}
+		return nil
+	})
 }
 
-// GrantSupport sets or clears the CLI grant for every user with email and
+// GrantSupport sets or clears the CLI grant for every user with email, records
+// role_granted or role_revoked when it changed any, in one transaction, and
 // returns how many users it changed.
-func GrantSupport(ctx context.Context, db sqlx.ExtContext, email string, granted bool) (int64, error) {
-	res, err := db.ExecContext(ctx, `UPDATE users SET support_granted = $2 WHERE lower(email) = lower($1)`, email, granted)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+func GrantSupport(ctx context.Context, db *sqlx.DB, email string, granted bool) (int64, error) {
+	var n int64
+	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET support_granted = $2 WHERE lower(email) = lower($1)`, email, granted)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		kind := EventRoleGranted
+		if !granted {
+			kind = EventRoleRevoked
+		}
+		return RecordEvent(ctx, tx, "", "", kind, "support for "+email+", by the CLI")
+	})
+	return n, err
 }
 
 // SupportUser is a user with the support role, and where it comes from.

@@ -103,3 +103,50 @@ func SelectTeam(ctx context.Context, db sqlx.ExtContext, userID, teamSlug string
 	_, err := db.ExecContext(ctx, `UPDATE users SET selected_team = $2 WHERE id = $1`, userID, teamSlug)
 	return err
 }
+
+// Login is a sign-in to record: the profile the provision host returned, the
+// browser's new session and the Convex token kept for the user.
+type Login struct {
+	ConvexID, Name, Email string
+	// SessionID is the new session's id; SealedSessionToken is the Convex
+	// token sealed for that session.
+	SessionID, SealedSessionToken string
+	// PreviousSessionID, when set, is the browser's session the login ends.
+	PreviousSessionID string
+	// SealUserToken seals the Convex token for work done on the user's
+	// behalf, once the user's id is known.
+	SealUserToken func(userID string) (string, error)
+}
+
+// RecordLogin stores the user, ends the previous session, opens the new one,
+// keeps the user's token and records login, in one transaction: a sign-in
+// that is not in the audit trail opens no session.
+func RecordLogin(ctx context.Context, db *sqlx.DB, l Login) (User, error) {
+	var u User
+	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+		var err error
+		if u, err = UpsertUser(ctx, tx, l.ConvexID, l.Name, l.Email); err != nil {
+			return err
+		}
+		if l.PreviousSessionID != "" {
+			if err := DeleteSession(ctx, tx, l.PreviousSessionID); err != nil {
+				return err
+			}
+		}
+		if err := CreateSession(ctx, tx, l.SessionID, u.ID, l.SealedSessionToken); err != nil {
+			return err
+		}
+		sealed, err := l.SealUserToken(u.ID)
+		if err != nil {
+			return err
+		}
+		if err := SetUserToken(ctx, tx, u.ID, sealed); err != nil {
+			return err
+		}
+		return RecordEvent(ctx, tx, u.ID, "", EventLogin, "")
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
