@@ -37,6 +37,11 @@ func (s *Server) appDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
+	// Projects the app's attempts left unused are deleted whatever was
+	// ticked: they were never the user's to keep.
+	if err := s.connections.RequestReconcile(r.Context(), app.ID); err != nil {
+		s.log.Warn("queueing the reconcile of a deleted app", "app_id", app.ID, "err", err)
+	}
 	if notice == "" {
 		notice = "Deleted " + app.Name + "."
 	}

@@ -3,6 +3,7 @@ package jobs
 import (
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
 	"chefdeploy/models"
@@ -118,17 +119,28 @@ func TestReconcileAfterDisconnect(t *testing.T) {
 	}
 }
 
-// An app that is gone leaves nothing to act with: the job is a no-op.
+// A deleted app's attempts keep its id: the reconcile its delete queued
+// deletes their unused projects with the token of the user who made them.
 func TestReconcileAppGone(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	_, p := f.recordedProject(t, sandbox.TeamAcme)
+	a, p := f.recordedProject(t, sandbox.TeamAcme)
 	if err := models.DeleteApp(t.Context(), f.db, f.user.ID, f.app.ID); err != nil {
 		t.Fatal(err)
 	}
 	mustWork(t, f, f.reconcile(), ReconcileArgs{AppID: f.app.ID}, river.EventKindJobCompleted)
-	if !f.live(sandbox.TeamAcme, p.ProjectID) || f.sb.Calls("delete_project", sandbox.TeamAcme) != 0 {
-		t.Fatal("a reconcile for a deleted app called Convex")
+	if f.live(sandbox.TeamAcme, p.ProjectID) || f.attemptStatus(t, a.ID) != models.AttemptDeleted {
+		t.Fatal("the unused project of a deleted app was left on its team")
+	}
+}
+
+// An app that never made an attempt leaves nothing to act on: a no-op.
+func TestReconcileUnknownApp(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	mustWork(t, f, f.reconcile(), ReconcileArgs{AppID: uuid.NewString()}, river.EventKindJobCompleted)
+	if n := f.sb.Calls("list_projects", sandbox.TeamAcme) + f.sb.Calls("delete_project", sandbox.TeamAcme); n != 0 {
+		t.Fatalf("a reconcile for an unknown app called Convex %d times", n)
 	}
 }
 

@@ -8,6 +8,10 @@
 -- database, hence the check).
 ALTER TABLE connections DROP COLUMN deadline_job_id;
 
+-- An attempt keeps its app's id when the app is deleted, so the reconcile
+-- queued by the delete still finds the projects the app's attempts left.
+ALTER TABLE project_attempts DROP CONSTRAINT project_attempts_app_id_fkey;
+
 -- +goose StatementBegin
 DO $$
 BEGIN
@@ -21,4 +25,7 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+UPDATE project_attempts SET app_id = NULL WHERE app_id NOT IN (SELECT id FROM apps);
+ALTER TABLE project_attempts ADD CONSTRAINT project_attempts_app_id_fkey
+    FOREIGN KEY (app_id) REFERENCES apps (id) ON DELETE SET NULL;
 ALTER TABLE connections ADD COLUMN deadline_job_id bigint NOT NULL DEFAULT 0;

@@ -254,13 +254,19 @@ type AppOwnerToken struct {
 	OwnerToken string `db:"owner_token"`
 }
 
-// OwnerTokenByApp returns the app's owner token, or ErrNotFound when the app
-// is gone.
+// OwnerTokenByApp returns the app's owner token; for an app that was deleted,
+// the token of the user whose attempts it left. ErrNotFound when neither is
+// known.
 func OwnerTokenByApp(ctx context.Context, db sqlx.QueryerContext, appID string) (AppOwnerToken, error) {
 	var o AppOwnerToken
 	err := sqlx.GetContext(ctx, db, &o, `
 		SELECT a.owner_id, COALESCE(u.convex_token, '') AS owner_token
-		  FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.id = $1`, appID)
+		  FROM apps a JOIN users u ON u.id = a.owner_id WHERE a.id = $1
+		UNION ALL
+		(SELECT p.user_id, COALESCE(u.convex_token, '')
+		   FROM project_attempts p JOIN users u ON u.id = p.user_id
+		  WHERE p.app_id = $1 AND NOT EXISTS (SELECT 1 FROM apps WHERE id = $1)
+		  ORDER BY p.id DESC LIMIT 1)`, appID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, ErrNotFound
 	}
