@@ -3,6 +3,8 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/a-h/templ"
+
 	"chefdeploy/models"
 	"chefdeploy/views"
 )
@@ -42,6 +44,17 @@ func (s *Server) renderDeploys(w http.ResponseWriter, r *http.Request, app model
 		item.CanRollBack = d.BundleKept && d.Status != models.DeployUploading && !(i == 0 && d.Status == models.DeployLive) &&
 			conn.State == models.StateConnected && !v.Polling()
 		v.Deploys = append(v.Deploys, item)
+	}
+	if isFragmentRequest(r) && (r.Method == http.MethodPost || !v.Polling()) {
+		// A deploy or rollback started, or a poll found one ended: its event
+		// is in the app's history now.
+		page, err := s.appPageView(r.Context(), models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name})
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		s.render(w, r, status, app.Name, templ.Join(views.DeploysPanel(v), views.HistoryUpdate(page)))
+		return
 	}
 	s.render(w, r, status, app.Name, views.DeploysPanel(v))
 }

@@ -136,3 +136,18 @@ func TestConnectingPollIsTheFragmentAlone(t *testing.T) {
 		t.Fatalf("the full page carries out-of-band parts:\n%s", full.Body)
 	}
 }
+
+// A deploy's answer, and the deploy panel's answer once the deploy has ended,
+// carry the history: its events show without a reload.
+func TestDeployUpdatesHistory(t *testing.T) {
+	t.Parallel()
+	b, c, id, _ := connectedApp(t, "ada", "acme")
+	res := b.upload(t, c, id, goodSite(t, "one"))
+	if h := outOfBand(t, res.Body, "section", "history"); !strings.Contains(h, `data-kind="deploy_started"`) {
+		t.Errorf("the deploy answer does not update the history with deploy_started:\n%s", res.Body)
+	}
+	panel := b.waitDeploy(t, c, id)
+	if h := outOfBand(t, panel, "section", "history"); !strings.Contains(h, `data-kind="deploy_done"`) {
+		t.Errorf("the ended deploy's panel does not update the history with deploy_done:\n%s", panel)
+	}
+}
