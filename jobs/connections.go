@@ -161,16 +161,5 @@ func (cs *Connections) RequestReconcile(ctx context.Context, appID string) error
 }
 
 func (cs *Connections) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := cs.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing the connection change: %w", err)
-	}
-	return nil
+	return models.InTx(ctx, cs.db, fn)
 }

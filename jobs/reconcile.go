@@ -104,18 +104,12 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 // of one app never overlap, on any replica. fn does its database work in tx,
 // so it needs no second connection while it holds one.
 func (p *workerDeps) withSettleLock(ctx context.Context, appID string, fn func(tx *sqlx.Tx) error) error {
-	tx, err := p.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('settle ' || $1, 0))`, appID); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return models.InTx(ctx, p.DB, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('settle ' || $1, 0))`, appID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // settleAttempts settles the app's open attempts. Pending ones are looked up

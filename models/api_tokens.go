@@ -40,7 +40,7 @@ func CreateAPIToken(ctx context.Context, db *sqlx.DB, userID, name string) (stri
 	rand.Read(raw)
 	token := apiTokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	var t APIToken
-	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+	err := InTx(ctx, db, func(tx *sqlx.Tx) error {
 		if err := sqlx.GetContext(ctx, tx, &t, `
 			INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES ($1, $2, $3, $4)
 			RETURNING id, user_id, name, prefix, created_at, last_used_at, revoked_at`,
@@ -71,7 +71,7 @@ func RevokeAPIToken(ctx context.Context, db *sqlx.DB, userID, id string) (APITok
 	if _, err := uuid.Parse(id); err != nil {
 		return t, ErrNotFound
 	}
-	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+	err := InTx(ctx, db, func(tx *sqlx.Tx) error {
 		err := sqlx.GetContext(ctx, tx, &t, `
 			UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now())
 			 WHERE id = $1 AND user_id = $2

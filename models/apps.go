@@ -68,7 +68,7 @@ func slugify(name string) string {
 // records app_created, in one transaction.
 func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string) (App, error) {
 	var a App
-	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+	err := InTx(ctx, db, func(tx *sqlx.Tx) error {
 		var err error
 		if a, err = insertApp(ctx, tx, ownerID, name); err != nil {
 			return err
@@ -118,7 +118,7 @@ func AppByRef(ctx context.Context, db sqlx.ExtContext, ownerID, ref string) (App
 // RenameApp changes an app's name, its slug and so its URLs staying, and
 // records app_renamed, in one transaction.
 func RenameApp(ctx context.Context, db *sqlx.DB, ownerID, appID, name string) error {
-	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+	return InTx(ctx, db, func(tx *sqlx.Tx) error {
 		var old string
 		err := sqlx.GetContext(ctx, tx, &old, `SELECT name FROM apps WHERE id = $1 AND owner_id = $2 FOR UPDATE`, appID, ownerID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -143,7 +143,7 @@ var ErrAppConnecting = Errorf(ECONFLICT, "This app is connecting to Convex. Wait
 // DeleteApp removes an app with its connection and credentials and records
 // app_deleted, in one transaction; ErrAppConnecting while it is connecting.
 func DeleteApp(ctx context.Context, db *sqlx.DB, ownerID, appID string) error {
-	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+	return InTx(ctx, db, func(tx *sqlx.Tx) error {
 		// The app's row, then its connection's, are locked: a connect that
 		// starts meanwhile either is seen here or finds the app gone.
 		var name string

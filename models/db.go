@@ -72,9 +72,9 @@ func newMigrationProvider(db *sql.DB) (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
 }
 
-// inTx runs fn in one transaction and commits it when fn succeeds: a change
+// InTx runs fn in one transaction and commits it when fn succeeds: a change
 // and the audit event that records it are written together or not at all.
-func inTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err

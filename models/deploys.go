@@ -90,7 +90,7 @@ func AppDeploys(ctx context.Context, db sqlx.QueryerContext, appID string, limit
 // deploy_failed event, in one transaction; a live deploy marks the app
 // deployed. It is ErrStale when the deploy was already finished.
 func FinishDeploy(ctx context.Context, db *sqlx.DB, d Deploy, status, message string) error {
-	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+	return InTx(ctx, db, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE deploys SET status = $2, error = $3, finished_at = now()
 			 WHERE id = $1 AND status = 'uploading'`, d.ID, status, message)

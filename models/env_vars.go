@@ -33,7 +33,7 @@ func CheckEnvVar(name, value, action string) string {
 // actorID set or unset it (action), and records env_var_changed, in one
 // transaction.
 func TrackEnvVar(ctx context.Context, db *sqlx.DB, actorID, appID, action, name string) error {
-	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+	return InTx(ctx, db, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO app_env_vars (app_id, name) VALUES ($1, $2)
 			ON CONFLICT (app_id, name) DO UPDATE SET updated_at = now()`, appID, name); err != nil {

@@ -39,7 +39,7 @@ func SupportStatusOf(ctx context.Context, db sqlx.QueryerContext, userID string)
 // membership of the support team; when it changes, role_granted or
 // role_revoked is recorded in the same transaction.
 func SetSupportTeamMember(ctx context.Context, db *sqlx.DB, userID string, member bool, team string) error {
-	return inTx(ctx, db, func(tx *sqlx.Tx) error {
+	return InTx(ctx, db, func(tx *sqlx.Tx) error {
 		var before bool
 		err := sqlx.GetContext(ctx, tx, &before, `SELECT support_team_member FROM users WHERE id = $1 FOR UPDATE`, userID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -66,7 +66,7 @@ func SetSupportTeamMember(ctx context.Context, db *sqlx.DB, userID string, membe
 // returns how many users it changed.
 func GrantSupport(ctx context.Context, db *sqlx.DB, email string, granted bool) (int64, error) {
 	var n int64
-	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+	err := InTx(ctx, db, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET support_granted = $2 WHERE lower(email) = lower($1)`, email, granted)
 		if err != nil {
 			return err

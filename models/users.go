@@ -123,7 +123,7 @@ type Login struct {
 // that is not in the audit trail opens no session.
 func RecordLogin(ctx context.Context, db *sqlx.DB, l Login) (User, error) {
 	var u User
-	err := inTx(ctx, db, func(tx *sqlx.Tx) error {
+	err := InTx(ctx, db, func(tx *sqlx.Tx) error {
 		var err error
 		if u, err = UpsertUser(ctx, tx, l.ConvexID, l.Name, l.Email); err != nil {
 			return err
