@@ -32,7 +32,7 @@ func TestDeleteRefusedWhileConnecting(t *testing.T) {
 		t.Fatal("the app was deleted while connecting")
 	}
 
-	if st := stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body); st != "connected" {
+	if st := stateOf(t, b.waitFinal(t, c, id, 15*time.Second).Body); st != "connected" {
 		t.Fatalf("after the refused delete the attempt ended %s", st)
 	}
 	res = webtest.Do(t, c, "POST", b.app.URL+"/apps/"+id+"/delete", url.Values{"delete_project": {"1"}}, "HX-Request", "true")

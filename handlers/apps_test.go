@@ -73,7 +73,7 @@ func TestAnotherUsersAppIsNotFound(t *testing.T) {
 	b, ada := signedIn(t, "ada")
 	id := b.createApp(t, ada, "Ada's App")
 	b.connect(t, ada, id, "acme")
-	b.waitFinal(t, ada, id, 5*time.Second)
+	b.waitFinal(t, ada, id, 15*time.Second)
 
 	grace := webtest.Browser(t)
 	b.login(t, grace, "grace")

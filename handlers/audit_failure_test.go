@@ -80,7 +80,7 @@ func TestAuditedReadFailsWithItsEvent(t *testing.T) {
 	b, c := signedIn(t, "ada", supportTeam)
 	id := b.createApp(t, c, "Secret")
 	b.connect(t, c, id, "acme")
-	if stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body) != "connected" {
+	if stateOf(t, b.waitFinal(t, c, id, 15*time.Second).Body) != "connected" {
 		t.Fatal("app did not connect")
 	}
 	sam := webtest.Browser(t)

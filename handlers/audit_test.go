@@ -18,11 +18,11 @@ func TestAuditTrail(t *testing.T) {
 	id := b.createApp(t, ada, "Audited")
 	webtest.Do(t, ada, "POST", b.app.URL+"/apps/"+id+"/rename", url.Values{"name": {"Audited Too"}})
 	b.connect(t, ada, id, "black-hole") // deadline_fired
-	b.waitFinal(t, ada, id, 5*time.Second)
+	b.waitFinal(t, ada, id, 15*time.Second)
 	b.connect(t, ada, id, "quota-reached") // connect_failed
-	b.waitFinal(t, ada, id, 5*time.Second)
+	b.waitFinal(t, ada, id, 15*time.Second)
 	b.connect(t, ada, id, "acme") // connect_succeeded
-	b.waitFinal(t, ada, id, 5*time.Second)
+	b.waitFinal(t, ada, id, 15*time.Second)
 	webtest.Do(t, ada, "POST", b.app.URL+"/apps/"+id+"/deploy-key", nil)
 	webtest.Do(t, ada, "POST", b.app.URL+"/apps/"+id+"/env", url.Values{"action": {"set"}, "name": {"FLAG"}, "value": {"1"}})
 	b.upload(t, ada, id, goodSite(t, "one"))

@@ -89,7 +89,7 @@ func TestConnectHappyPath(t *testing.T) {
 		!strings.Contains(res.Body, `hx-get="/apps/`+id+`/status" hx-trigger="every 1s"`) {
 		t.Fatalf("connect answered %d without a polling fragment:\n%s", res.Status, res.Body)
 	}
-	final := b.waitFinal(t, c, id, 5*time.Second)
+	final := b.waitFinal(t, c, id, 15*time.Second)
 	if stateOf(t, final.Body) != "connected" {
 		t.Fatalf("connection failed:\n%s", final.Body)
 	}

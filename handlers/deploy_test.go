@@ -104,7 +104,7 @@ func connectedApp(t *testing.T, user, team string) (*bundle, *http.Client, strin
 	b, c := signedIn(t, user)
 	id := b.createApp(t, c, "Site "+team)
 	b.connect(t, c, id, team)
-	if stateOf(t, b.waitFinal(t, c, id, 5*time.Second).Body) != "connected" {
+	if stateOf(t, b.waitFinal(t, c, id, 15*time.Second).Body) != "connected" {
 		t.Fatal("app did not connect")
 	}
 	return b, c, id, b.sandbox.Projects(team)[0].DeploymentName
@@ -258,7 +258,7 @@ func TestDeployTooBig(t *testing.T) {
 	b, c := signedIn(t, "grace", withEnv("MAX_BUNDLE_BYTES", "1048576"))
 	id := b.createApp(t, c, "Big")
 	b.connect(t, c, id, "hopper-labs")
-	b.waitFinal(t, c, id, 5*time.Second)
+	b.waitFinal(t, c, id, 15*time.Second)
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	w, err := zw.CreateHeader(&zip.FileHeader{Name: "index.html", Method: zip.Store})

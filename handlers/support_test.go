@@ -82,7 +82,7 @@ func TestSupportSeesStateButNoSecret(t *testing.T) {
 	b, grace := signedIn(t, "grace", supportTeam)
 	id := b.createApp(t, grace, "Grace Site")
 	b.connect(t, grace, id, "hopper-labs")
-	b.waitFinal(t, grace, id, 5*time.Second)
+	b.waitFinal(t, grace, id, 15*time.Second)
 	reveal := webtest.Do(t, grace, "POST", b.app.URL+"/apps/"+id+"/deploy-key", nil, "HX-Request", "true")
 	key := regexp.MustCompile(`CONVEX_DEPLOY_KEY=(project:[^<\s]+)`).FindStringSubmatch(reveal.Body)[1]
 	webtest.Do(t, grace, "POST", b.app.URL+"/apps/"+id+"/env", url.Values{"action": {"set"}, "name": {"STRIPE_KEY"}, "value": {"sk_live_hush"}}, "HX-Request", "true")
@@ -92,7 +92,7 @@ func TestSupportSeesStateButNoSecret(t *testing.T) {
 	b.login(t, ada, "ada")
 	adaApp := b.createApp(t, ada, "Ada Quota")
 	b.connect(t, ada, adaApp, "quota-reached")
-	b.waitFinal(t, ada, adaApp, 5*time.Second)
+	b.waitFinal(t, ada, adaApp, 15*time.Second)
 
 	sam := webtest.Browser(t)
 	b.login(t, sam, "sam")
