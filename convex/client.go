@@ -24,7 +24,11 @@ const (
 	defaultMaxAttempts  = 6
 	defaultBaseBackoff  = 100 * time.Millisecond
 	defaultMaxBodyBytes = 1 << 20
-	userAgent           = "chefdeploy"
+	// defaultMaxConnsPerHost bounds the sockets open to one host (the
+	// provision host, or one deployment) however many requests want one;
+	// the rest wait for a free connection within their context's deadline.
+	defaultMaxConnsPerHost = 32
+	userAgent              = "chefdeploy"
 )
 
 // Client talks to one provision host and to the deployments it creates.
@@ -82,6 +86,8 @@ func New(opts Options) *Client {
 
 // defaultTransport bounds each phase of one attempt but not the whole call:
 // the caller's context is the deadline, and an upload may legitimately be slow.
+// It also bounds the connections per host, so no burst of requests can run
+// the process out of file descriptors.
 func defaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -90,6 +96,10 @@ func defaultTransport() *http.Transport {
 	// to be unpacked; a black-holed attempt becomes a retryable timeout.
 	t.ResponseHeaderTimeout = 60 * time.Second
 	t.IdleConnTimeout = 90 * time.Second
+	// Reuse what is open rather than closing all but two after a burst.
+	t.MaxConnsPerHost = defaultMaxConnsPerHost
+	t.MaxIdleConnsPerHost = defaultMaxConnsPerHost
+	t.MaxIdleConns = 4 * defaultMaxConnsPerHost
 	return t
 }
 
@@ -104,6 +114,7 @@ type call struct {
 	body        func() (io.ReadCloser, error) // nil = no body; opened anew per attempt
 	size        int64
 	secrets     []string // redacted from anything the server echoes back
+	maxBody     int64    // largest answer accepted; 0 = the client's MaxBodyBytes
 }
 
 // jsonCall prepares a call whose body is v encoded once, so every attempt
@@ -164,7 +175,11 @@ func (c *Client) attempt(ctx context.Context, k call) (answer, time.Duration, *E
 	}
 	defer resp.Body.Close()
 
-	body, over, err := readLimited(resp.Body, c.maxBody)
+	limit := c.maxBody
+	if k.maxBody > 0 {
+		limit = k.maxBody
+	}
+	body, over, err := readLimited(resp.Body, limit)
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		// Any 2xx counts: the contract names 200, and a 201/204 would still
 		// mean the call took effect.
@@ -174,7 +189,7 @@ func (c *Client) attempt(ctx context.Context, k call) (answer, time.Duration, *E
 			// effect, but the answer is unusable.
 			return answer{}, 0, &Error{Op: k.op, Status: resp.StatusCode, Err: fmt.Errorf("%w: read body: %w", ErrInvalidResponse, transportCause(err))}
 		case over:
-			return answer{}, 0, &Error{Op: k.op, Status: resp.StatusCode, Err: fmt.Errorf("%w: body exceeds %d bytes", ErrInvalidResponse, c.maxBody)}
+			return answer{}, 0, &Error{Op: k.op, Status: resp.StatusCode, Err: fmt.Errorf("%w: body exceeds %d bytes", ErrInvalidResponse, limit)}
 		}
 		return answer{status: resp.StatusCode, body: body}, 0, nil
 	}

@@ -2,10 +2,10 @@ package convex
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -16,14 +16,57 @@ type EnvChange struct {
 	Value *string
 }
 
-// envQueryPath is the system query the Convex CLI uses to read one variable.
-const envQueryPath = "_system/cli/queryEnvironmentVariables:get"
+// The deployment's rules for environment variables (CONTRACT §2.3), and the
+// limits it has on all of a deployment's variables together.
+const (
+	MaxEnvNameBytes  = 256
+	MaxEnvValueBytes = 8 << 10
+	MaxEnvVars       = 512
+	MaxEnvTotalBytes = 512 << 10
+)
+
+var envNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// EnvNameProblem says what is wrong with a variable name, stating the rule;
+// "" when the deployment would accept it.
+func EnvNameProblem(name string) string {
+	switch {
+	case len(name) > MaxEnvNameBytes:
+		return fmt.Sprintf("A variable name is at most %d bytes.", MaxEnvNameBytes)
+	case !envNamePattern.MatchString(name):
+		return "A variable name starts with a letter or underscore and has only letters, digits and underscores."
+	}
+	return ""
+}
+
+// EnvValueProblem says what is wrong with a variable value; "" when the
+// deployment would accept it.
+func EnvValueProblem(value string) string {
+	if len(value) > MaxEnvValueBytes {
+		return fmt.Sprintf("A variable value is at most %d bytes (8 KiB).", MaxEnvValueBytes)
+	}
+	return ""
+}
+
+// EnvSize is what a deployment's variables count against MaxEnvTotalBytes:
+// their names and values.
+func EnvSize(env map[string]string) int {
+	n := 0
+	for k, v := range env {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// maxEnvListBody bounds list_environment_variables' answer: the deployment
+// holds at most MaxEnvTotalBytes, which JSON escaping may grow.
+const maxEnvListBody = 8 * MaxEnvTotalBytes
 
 // UpdateEnvironmentVariables applies changes to the deployment at
-// deploymentURL in one call.
+// deploymentURL in one call. Bad names and values are refused before calling.
 func (c *Client) UpdateEnvironmentVariables(ctx context.Context, deploymentURL, deployKey string, changes []EnvChange) error {
 	const op = "update_environment_variables"
-	u, err := deploymentEndpoint(op, deploymentURL, "/api/update_environment_variables")
+	u, err := deploymentEndpoint(op, deploymentURL, "/api/v1/update_environment_variables")
 	if err != nil {
 		return err
 	}
@@ -36,78 +79,60 @@ func (c *Client) UpdateEnvironmentVariables(ctx context.Context, deploymentURL, 
 	}{Changes: make([]change, 0, len(changes))}
 	secrets := secretsOf(deployKey)
 	for _, ch := range changes {
-		if ch.Name == "" {
-			return badArg(op, "variable name is required")
+		if p := EnvNameProblem(ch.Name); p != "" {
+			return refused(op, p)
 		}
-		req.Changes = append(req.Changes, change(ch))
 		if ch.Value != nil {
+			if p := EnvValueProblem(*ch.Value); p != "" {
+				return refused(op, p)
+			}
 			// Values are often credentials; keep them out of echoed messages.
 			secrets = append(secrets, *ch.Value)
 		}
+		req.Changes = append(req.Changes, change(ch))
 	}
 	k, err := jsonCall(op, http.MethodPost, u, convexAuth(deployKey), req, secrets)
 	if err != nil {
 		return err
 	}
-	// The answer is "{}"; the status alone says the change was applied.
+	// The answer is empty; the status alone says the change was applied.
 	_, err = c.do(ctx, k)
 	return err
 }
 
-// EnvironmentVariable reads one environment variable of the deployment at
-// deploymentURL; ok is false when it is unset.
-func (c *Client) EnvironmentVariable(ctx context.Context, deploymentURL, deployKey, name string) (string, bool, error) {
-	const op = "query"
-	if name == "" {
-		return "", false, badArg(op, "variable name is required")
-	}
-	u, err := deploymentEndpoint(op, deploymentURL, "/api/query")
+// EnvironmentVariables reads all the environment variables of the
+// deployment at deploymentURL in one call.
+func (c *Client) EnvironmentVariables(ctx context.Context, deploymentURL, deployKey string) (map[string]string, error) {
+	const op = "list_environment_variables"
+	u, err := deploymentEndpoint(op, deploymentURL, "/api/v1/list_environment_variables")
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
-	req := struct {
-		Path   string           `json:"path"`
-		Format string           `json:"format"`
-		Args   []map[string]any `json:"args"`
-	}{envQueryPath, "convex_encoded_json", []map[string]any{{"name": name}}}
-	k, err := jsonCall(op, http.MethodPost, u, convexAuth(deployKey), req, secretsOf(deployKey))
+	k, err := jsonCall(op, http.MethodGet, u, convexAuth(deployKey), nil, secretsOf(deployKey))
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
+	k.maxBody = maxEnvListBody
 	ans, err := c.do(ctx, k)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	var raw struct {
-		Status       string          `json:"status"`
-		Value        json.RawMessage `json:"value"`
-		ErrorMessage string          `json:"errorMessage"`
+		EnvironmentVariables map[string]*string `json:"environmentVariables"`
 	}
 	if err := decode(op, ans, &raw); err != nil {
-		return "", false, err
+		return nil, err
 	}
-	switch raw.Status {
-	case "success":
-	case "error":
-		// The function ran and failed: a final answer, not worth retrying.
-		return "", false, &Error{Op: op, Status: ans.status, Message: cleanMessage(raw.ErrorMessage, k.secrets), Err: errQueryFailed}
-	default:
-		return "", false, invalid(op, ans.status, "unknown query status")
+	if raw.EnvironmentVariables == nil {
+		return nil, invalid(op, ans.status, "environmentVariables missing")
 	}
-	if len(raw.Value) == 0 || string(raw.Value) == "null" {
-		return "", false, nil
+	env := make(map[string]string, len(raw.EnvironmentVariables))
+	for name, v := range raw.EnvironmentVariables {
+		if v != nil {
+			env[name] = *v
+		}
 	}
-	var v struct {
-		Name  string  `json:"name"`
-		Value *string `json:"value"`
-	}
-	if err := json.Unmarshal(raw.Value, &v); err != nil {
-		return "", false, &Error{Op: op, Status: ans.status, Err: fmt.Errorf("%w: %w", ErrInvalidResponse, err)}
-	}
-	if v.Value == nil {
-		return "", false, nil
-	}
-	return *v.Value, true, nil
+	return env, nil
 }
 
 // deploymentEndpoint joins a deployment URL and path. The URL comes from

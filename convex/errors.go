@@ -36,9 +36,6 @@ var ErrInvalidResponse = errors.New("invalid response from Convex")
 // errInvalidRequest marks a call we could not even send (bad argument or URL).
 var errInvalidRequest = errors.New("invalid request")
 
-// errQueryFailed marks a deployment query that ran and reported an error.
-var errQueryFailed = errors.New("query function failed")
-
 // errNoFinalAnswer marks a call whose retries were cut short by the context's
 // deadline; it wraps context.DeadlineExceeded so both tests match.
 var errNoFinalAnswer = noFinalAnswer{}
@@ -51,7 +48,7 @@ func (noFinalAnswer) Unwrap() error { return context.DeadlineExceeded }
 // Error is a failed provision-host or deployment call. Its Error() text names
 // the call, status and cause and never a secret; show users UserMessage().
 type Error struct {
-	Op      string // "profile", "teams", "create_project", "authorize", "list_projects", "delete_project", "get_token_info", "record_tokens", "hosting_deploy", "update_environment_variables", "query"
+	Op      string // "profile", "teams", "create_project", "authorize", "list_projects", "delete_project", "get_token_info", "record_tokens", "hosting_deploy", "update_environment_variables", "list_environment_variables"
 	Status  int    // HTTP status of the last answer; 0 when none came (network error, timeout)
 	Code    string // the "code" field of a JSON error body, if any
 	Message string // the "message" field, if any; truncated, with known secrets redacted
@@ -97,6 +94,9 @@ func (e *Error) UserMessage() string {
 	case errors.Is(e.Err, context.DeadlineExceeded) || isTimeout(e.Err):
 		// Retries ran out of time, or the last attempt never got an answer.
 		return msgNoAnswer
+	case errors.Is(e.Err, errInvalidRequest) && e.Message != "":
+		// A rule we checked before calling (refused).
+		return e.Message
 	case errors.Is(e.Err, errInvalidRequest):
 		return e.opMessage(detailInvalidRequest)
 	case e.Status == 0:
@@ -104,8 +104,12 @@ func (e *Error) UserMessage() string {
 		return msgNoAnswer
 	case errors.Is(e.Err, ErrInvalidResponse):
 		return e.opMessage(detailInvalid)
-	case errors.Is(e.Err, errQueryFailed):
-		return e.opMessage("the query function failed")
+	case e.Status == 400 && strings.HasPrefix(e.Code, "EnvironmentVariable"):
+		// The deployment's own rule (name or value), which names no secret.
+		if e.Message == "" {
+			return "The deployment refused the variable: " + e.Code
+		}
+		return "The deployment refused the variable: " + e.Message
 	case e.Op == "create_project" && e.Status == 400 && e.Code == "ProjectQuotaReached":
 		if e.Message == "" {
 			return "Failed to create project: ProjectQuotaReached"

@@ -42,8 +42,8 @@ var ops = map[string]func(ctx context.Context, c *Client, deploymentURL string) 
 	"update_environment_variables": func(ctx context.Context, c *Client, d string) error {
 		return c.UpdateEnvironmentVariables(ctx, d, deployKey, []EnvChange{{Name: "A", Value: strPtr("v")}})
 	},
-	"query": func(ctx context.Context, c *Client, d string) error {
-		_, _, err := c.EnvironmentVariable(ctx, d, deployKey, "X")
+	"list_environment_variables": func(ctx context.Context, c *Client, d string) error {
+		_, err := c.EnvironmentVariables(ctx, d, deployKey)
 		return err
 	},
 }
@@ -69,7 +69,6 @@ func TestUserMessages(t *testing.T) {
 		{"401 create_project", "create_project", reply{status: 401}, expired, 401, false},
 		{"401 authorize", "authorize", reply{status: 401}, expired, 401, false},
 		{"401 hosting_deploy", "hosting_deploy", reply{status: 401}, expired, 401, false},
-		{"401 query", "query", reply{status: 401}, expired, 401, false},
 		{"quota", "create_project", reply{status: 400, body: `{"code":"ProjectQuotaReached","message":"Team has reached its project limit (40)."}`},
 			"Failed to create project: ProjectQuotaReached: Team has reached its project limit (40).", 400, false},
 		{"create_project other 400", "create_project", reply{status: 400, body: `{"code":"BadName","message":"nope"}`}, "Failed to create project: 400", 400, false},
@@ -84,6 +83,8 @@ func TestUserMessages(t *testing.T) {
 		{"list_projects 403", "list_projects", reply{status: 403}, "Convex list_projects failed: 403", 403, false},
 		{"hosting_deploy 413", "hosting_deploy", reply{status: 413}, "Convex hosting_deploy failed: 413", 413, false},
 		{"update env 400", "update_environment_variables", reply{status: 400, body: `{"code":"InvalidName"}`}, "Convex update_environment_variables failed: 400", 400, false},
+		{"update env name refused", "update_environment_variables", reply{status: 400, body: `{"code":"EnvironmentVariableNameInvalid","message":"Names start with a letter."}`}, "The deployment refused the variable: Names start with a letter.", 400, false},
+		{"list env 401", "list_environment_variables", reply{status: 401}, expired, 401, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

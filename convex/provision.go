@@ -319,3 +319,9 @@ func invalid(op string, status int, why string) *Error {
 func badArg(op, why string) *Error {
 	return &Error{Op: op, Err: fmt.Errorf("%w: %s", errInvalidRequest, why)}
 }
+
+// refused is a request refused before calling because it breaks a rule the
+// user can fix; the rule is the user's message.
+func refused(op, rule string) *Error {
+	return &Error{Op: op, Message: rule, Err: errInvalidRequest}
+}

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -119,19 +124,17 @@ func TestRequestShape(t *testing.T) {
 			call: func(ctx context.Context, c *Client, d string) error {
 				return c.UpdateEnvironmentVariables(ctx, d, deployKey, []EnvChange{{Name: "A", Value: strPtr("v")}, {Name: "E", Value: strPtr("")}, {Name: "GONE"}})
 			},
-			answer: `{}`, method: "POST", path: "/api/update_environment_variables", auth: "Convex " + deployKey,
+			answer: ``, method: "POST", path: "/api/v1/update_environment_variables", auth: "Convex " + deployKey,
 			wantJSON:  `{"changes":[{"name":"A","value":"v"},{"name":"E","value":""},{"name":"GONE"}]}`,
 			wantCType: "application/json",
 		},
 		{
-			name: "query",
+			name: "list_environment_variables",
 			call: func(ctx context.Context, c *Client, d string) error {
-				_, _, err := c.EnvironmentVariable(ctx, d, deployKey, "X")
+				_, err := c.EnvironmentVariables(ctx, d, deployKey)
 				return err
 			},
-			answer: `{"status":"success","value":null}`, method: "POST", path: "/api/query", auth: "Convex " + deployKey,
-			wantJSON:  `{"path":"_system/cli/queryEnvironmentVariables:get","format":"convex_encoded_json","args":[{"name":"X"}]}`,
-			wantCType: "application/json",
+			answer: `{"environmentVariables":{}}`, method: "GET", path: "/api/v1/list_environment_variables", auth: "Convex " + deployKey,
 		},
 	}
 	for _, tt := range tests {
@@ -291,39 +294,128 @@ func TestDecoding(t *testing.T) {
 	})
 }
 
-func TestEnvironmentVariable(t *testing.T) {
+func TestEnvironmentVariables(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, body string
-		value      string
-		ok         bool
+		want       map[string]string
 	}{
-		{"set", `{"status":"success","value":{"name":"X","value":"v"},"logLines":[]}`, "v", true},
-		{"set empty", `{"status":"success","value":{"name":"X","value":""}}`, "", true},
-		{"unset", `{"status":"success","value":null}`, "", false},
-		{"value absent", `{"status":"success"}`, "", false},
+		{"some", `{"environmentVariables":{"X":"v","E":""},"extra":1}`, map[string]string{"X": "v", "E": ""}},
+		{"none", `{"environmentVariables":{}}`, map[string]string{}},
+		{"null value", `{"environmentVariables":{"X":null}}`, map[string]string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, script(ok(tt.body)))
-			v, found, err := b.client.EnvironmentVariable(context.Background(), b.srv.URL, deployKey, "X")
-			if err != nil || v != tt.value || found != tt.ok {
-				t.Errorf("got %q, %v, %v; want %q, %v", v, found, err, tt.value, tt.ok)
+			got, err := b.client.EnvironmentVariables(context.Background(), b.srv.URL, deployKey)
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}
+	for _, body := range []string{`{}`, `{"environmentVariables":[]}`, `{"environmentVariables":{"X":1}}`} {
+		b := setup(t, script(ok(body)))
+		if _, err := b.client.EnvironmentVariables(context.Background(), b.srv.URL, deployKey); !errors.Is(err, ErrInvalidResponse) {
+			t.Errorf("%s: err = %v, want an invalid response", body, err)
+		}
+	}
 }
 
-func TestEnvironmentVariableQueryError(t *testing.T) {
+// Names and values the deployment would refuse are refused before calling,
+// with the rule as the message (CONTRACT §2.3).
+func TestEnvironmentVariableRules(t *testing.T) {
 	t.Parallel()
-	b := setup(t, script(ok(`{"status":"error","errorMessage":"Server Error"}`)))
-	_, _, err := b.client.EnvironmentVariable(context.Background(), b.srv.URL, deployKey, "X")
-	if err == nil || UserMessage(err) != "Convex query failed: the query function failed" {
-		t.Fatalf("err = %v, message %q", err, UserMessage(err))
+	tests := []struct {
+		name   string
+		change EnvChange
+		rule   string
+	}{
+		{"digit first", EnvChange{Name: "1BAD", Value: strPtr("v")}, "starts with a letter or underscore"},
+		{"dash", EnvChange{Name: "BAD-NAME"}, "only letters, digits and underscores"},
+		{"empty", EnvChange{Name: ""}, "starts with a letter or underscore"},
+		{"too long", EnvChange{Name: strings.Repeat("A", 257)}, "at most 256 bytes"},
+		{"value too large", EnvChange{Name: "BIG", Value: strPtr(strings.Repeat("x", 8193))}, "at most 8192 bytes"},
 	}
-	if n := len(b.srv.requests()); n != 1 {
-		t.Errorf("server saw %d requests, want 1", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, script(ok(``)))
+			err := b.client.UpdateEnvironmentVariables(context.Background(), b.srv.URL, deployKey, []EnvChange{{Name: "GOOD", Value: strPtr("v")}, tt.change})
+			if err == nil || !strings.Contains(UserMessage(err), tt.rule) {
+				t.Fatalf("err = %v, message %q; want the rule %q", err, UserMessage(err), tt.rule)
+			}
+			if n := len(b.srv.requests()); n != 0 {
+				t.Errorf("sent %d requests for a change the deployment would refuse", n)
+			}
+		})
+	}
+	// The limits themselves are accepted.
+	b := setup(t, script(ok(``)))
+	if err := b.client.UpdateEnvironmentVariables(context.Background(), b.srv.URL, deployKey, []EnvChange{
+		{Name: "_" + strings.Repeat("a", 255), Value: strPtr(strings.Repeat("x", 8192))},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// One host gets at most defaultMaxConnsPerHost connections, however many
+// calls are made at once: the rest wait for one to be free.
+func TestConnectionsPerHostBounded(t *testing.T) {
+	t.Parallel()
+	var inFlight, peak atomic.Int32
+	var conns, peakConns atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		io.WriteString(w, `{"environmentVariables":{}}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			n := conns.Add(1)
+			for p := peakConns.Load(); n > p && !peakConns.CompareAndSwap(p, n); p = peakConns.Load() {
+			}
+		case http.StateClosed, http.StateHijacked:
+			conns.Add(-1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := New(Options{BaseURL: srv.URL})
+
+	const calls = 3 * defaultMaxConnsPerHost
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := c.EnvironmentVariables(context.Background(), srv.URL, deployKey)
+			errs <- err
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for inFlight.Load() < defaultMaxConnsPerHost && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	// Give any call beyond the bound the chance to arrive before releasing.
+	settle := time.Now().Add(100 * time.Millisecond)
+	for time.Now().Before(settle) && inFlight.Load() <= defaultMaxConnsPerHost {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := peak.Load(); p != defaultMaxConnsPerHost {
+		t.Errorf("%d calls at once were served %d at a time, want %d", calls, p, defaultMaxConnsPerHost)
+	}
+	if p := peakConns.Load(); p > defaultMaxConnsPerHost {
+		t.Errorf("%d connections were open at once, want at most %d", p, defaultMaxConnsPerHost)
 	}
 }
 

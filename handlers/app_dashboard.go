@@ -3,10 +3,8 @@ package handlers
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
-	"chefdeploy/convex"
 	"chefdeploy/models"
 	"chefdeploy/views"
 )
@@ -32,7 +30,7 @@ func (s *Server) appDashboard(w http.ResponseWriter, r *http.Request) {
 		EmbedURL:     s.cfg.DashboardLink(conn.DeploymentName) + "?embedded=true",
 		EmbedOrigin:  originOf(s.cfg.DashboardURL),
 		SiteURL:      s.cfg.SiteLink(conn.DeploymentName),
-		Env:          s.envVarsView(r.Context(), app.ID, conn, key),
+		Env:          s.envVarsView(r.Context(), app.ID, s.deploymentEnv(r.Context(), conn, key)),
 	}
 	s.render(w, r, http.StatusOK, app.Name, views.ProjectDashboard(v))
 }
@@ -57,30 +55,38 @@ func (s *Server) connectedWithKey(w http.ResponseWriter, r *http.Request, app mo
 	return conn, key, true
 }
 
-// envVarsView asks the deployment which managed variables are set.
-func (s *Server) envVarsView(ctx context.Context, appID string, conn models.Connection, key string) views.EnvVarsView {
+// deploymentEnv reads the deployment's variables in one call; nil when the
+// deployment did not answer in time, which the page shows as "unknown".
+func (s *Server) deploymentEnv(ctx context.Context, conn models.Connection, key string) map[string]string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	env, err := s.convex.EnvironmentVariables(ctx, conn.DeploymentURL, key)
+	if err != nil {
+		s.log.Warn("list_environment_variables failed", "request_id", RequestID(ctx), "err", err)
+		return nil
+	}
+	return env
+}
+
+// envVarsView shows which managed variables env, the deployment's
+// variables, has set; a nil env shows each as unknown.
+func (s *Server) envVarsView(ctx context.Context, appID string, env map[string]string) views.EnvVarsView {
 	v := views.EnvVarsView{AppID: appID}
 	names, err := models.ManagedEnvVars(ctx, s.db, appID, authVars)
 	if err != nil {
 		v.Message, v.Error = "Could not list the variables.", true
 		return v
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	v.Vars = make([]views.EnvVarItem, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			state := "unknown"
-			if _, set, err := s.convex.EnvironmentVariable(ctx, conn.DeploymentURL, key, name); err == nil {
-				state = map[bool]string{true: "set", false: "unset"}[set]
+	for _, name := range names {
+		state := "unknown"
+		if env != nil {
+			state = "unset"
+			if _, ok := env[name]; ok {
+				state = "set"
 			}
-			v.Vars[i] = views.EnvVarItem{Name: name, State: state}
-		}()
+		}
+		v.Vars = append(v.Vars, views.EnvVarItem{Name: name, State: state})
 	}
-	wg.Wait()
 	return v
 }
 
@@ -103,44 +109,4 @@ func (s *Server) appDashboardCredentials(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, http.StatusOK, map[string]string{
 		"adminKey": key, "deploymentUrl": conn.DeploymentURL, "deploymentName": conn.DeploymentName,
 	})
-}
-
-// appEnv sets or unsets one managed variable on the deployment.
-func (s *Server) appEnv(w http.ResponseWriter, r *http.Request) {
-	sess, app, ok := s.ownedApp(w, r)
-	if !ok {
-		return
-	}
-	conn, key, ok := s.connectedWithKey(w, r, app)
-	if !ok {
-		return
-	}
-	name, value, action := r.PostFormValue("name"), r.PostFormValue("value"), r.PostFormValue("action")
-	show := func(status int, msg string, isErr bool) {
-		v := s.envVarsView(r.Context(), app.ID, conn, key)
-		v.Message, v.Error = msg, isErr
-		s.render(w, r, status, app.Name, views.EnvVars(v))
-	}
-	if msg := models.CheckEnvVar(name, value, action); msg != "" {
-		show(http.StatusUnprocessableEntity, msg, true)
-		return
-	}
-	change := convex.EnvChange{Name: name}
-	if action == "set" {
-		change.Value = &value
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	if err := s.convex.UpdateEnvironmentVariables(ctx, conn.DeploymentURL, key, []convex.EnvChange{change}); err != nil {
-		s.log.Warn("update_environment_variables failed", "request_id", RequestID(r.Context()), "err", err)
-		show(http.StatusBadGateway, "The deployment did not accept the change: "+convex.UserMessage(err), true)
-		return
-	}
-	// The deployment has the change; if it cannot be recorded the person is
-	// told, rather than shown a success the audit trail does not have.
-	if err := models.TrackEnvVar(r.Context(), s.db, sess.UserID, app.ID, action, name); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	show(http.StatusOK, map[string]string{"set": "Set ", "unset": "Unset "}[action]+name+".", false)
 }

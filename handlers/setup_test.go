@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,9 +47,11 @@ type bundle struct {
 	hostingFailures atomic.Int32
 	// hostingCalls counts hosting deploy requests that reached the sandbox.
 	hostingCalls atomic.Int32
-	jobs         *jobs.Queue
-	statuses     *models.StatusCache
-	sessions     *models.SessionCache
+	// sandboxRequests counts every request to the sandbox by method and path.
+	sandboxRequests sync.Map // "GET /path" → *atomic.Int64
+	jobs            *jobs.Queue
+	statuses        *models.StatusCache
+	sessions        *models.SessionCache
 	// replicaOptions are what every replica of the bundle is opened with.
 	replicaOptions []replica.Option
 }
@@ -103,6 +106,8 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	b.sandbox = sb
 	sbHandler := sb.Handler()
 	sbServer.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := b.sandboxRequests.LoadOrStore(r.Method+" "+r.URL.Path, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
 		if r.URL.Path == "/oauth/token" {
 			b.tokenCalls.Add(1)
 		}
@@ -160,6 +165,19 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	b.db, b.jobs, b.statuses, b.sessions = r.DB(), r.Jobs(), r.Statuses(), r.Sessions()
 	b.app.Config.Handler = r.Handler()
 	return b
+}
+
+// sandboxHits is how many requests the sandbox got so far whose path starts
+// with prefix, by "METHOD path".
+func (b *bundle) sandboxHits(prefix string) map[string]int64 {
+	out := map[string]int64{}
+	b.sandboxRequests.Range(func(k, v any) bool {
+		if _, path, _ := strings.Cut(k.(string), " "); strings.HasPrefix(path, prefix) {
+			out[k.(string)] = v.(*atomic.Int64).Load()
+		}
+		return true
+	})
+	return out
 }
 
 func (b *bundle) logger() *slog.Logger {

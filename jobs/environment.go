@@ -11,8 +11,6 @@ import (
 	"math/big"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"chefdeploy/convex"
 )
 
@@ -27,19 +25,16 @@ const (
 // pair as JWT_PRIVATE_KEY and JWKS, and SITE_URL, each only where the
 // deployment says it is unset, so a reused project keeps its keys.
 func (p *workerDeps) configureEnvironment(ctx context.Context, deploymentURL, deployKey, siteURL string) error {
+	// One read of all the variables, never one call per name.
+	env, err := p.Convex.EnvironmentVariables(ctx, deploymentURL, deployKey)
+	if err != nil {
+		return err
+	}
 	names := []string{envPrivateKey, envJWKS, envSiteURL}
 	values := make([]string, len(names))
 	set := make([]bool, len(names))
-	g, gctx := errgroup.WithContext(ctx)
 	for i, name := range names {
-		g.Go(func() error {
-			v, ok, err := p.Convex.EnvironmentVariable(gctx, deploymentURL, deployKey, name)
-			values[i], set[i] = v, ok
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
+		values[i], set[i] = env[name]
 	}
 
 	var changes []convex.EnvChange

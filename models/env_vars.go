@@ -2,38 +2,29 @@ package models
 
 import (
 	"context"
-	"regexp"
 	"slices"
 
 	"github.com/jmoiron/sqlx"
 )
 
-// envNamePattern is what Convex accepts as a variable name.
-var envNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,39}$`)
-
-// maxEnvValueBytes is the largest value Convex accepts.
-const maxEnvValueBytes = 8 << 10
-
-// CheckEnvVar says what is wrong with a set or unset request, "" if nothing.
-func CheckEnvVar(name, value, action string) string {
-	switch {
-	case action != "set" && action != "unset":
-		return "Choose to set or unset the variable."
-	case !envNamePattern.MatchString(name):
-		return "A name starts with a letter and has up to 40 letters, digits and underscores."
-	case action == "set" && value == "":
-		return "Give the variable a value (or unset it)."
-	case len(value) > maxEnvValueBytes:
-		return "Values are limited to 8 KB."
-	}
-	return ""
-}
-
 // TrackEnvVar remembers that chefdeploy manages a variable of the app, after
 // actorID set or unset it (action), and records env_var_changed, in one
-// transaction.
-func TrackEnvVar(ctx context.Context, db *sqlx.DB, actorID, appID, action, name string) error {
+// transaction; at most limit variables per app. The app's row is locked
+// while counting, so concurrent sets on any replica cannot pass the limit
+// together.
+func TrackEnvVar(ctx context.Context, db *sqlx.DB, actorID, appID, action, name string, limit int) error {
 	return InTx(ctx, db, func(tx *sqlx.Tx) error {
+		var locked string
+		if err := tx.GetContext(ctx, &locked, `SELECT id FROM apps WHERE id = $1 FOR UPDATE`, appID); err != nil {
+			return err
+		}
+		var others int
+		if err := tx.GetContext(ctx, &others, `SELECT count(*) FROM app_env_vars WHERE app_id = $1 AND name <> $2`, appID, name); err != nil {
+			return err
+		}
+		if others >= limit {
+			return Errorf(EINVALID, "chefdeploy manages at most %d variables per app.", limit)
+		}
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO app_env_vars (app_id, name) VALUES ($1, $2)
 			ON CONFLICT (app_id, name) DO UPDATE SET updated_at = now()`, appID, name); err != nil {

@@ -11,15 +11,16 @@ const (
 	// maxEnvBody bounds an environment update: many variables of up to
 	// maxEnvValueBytes each.
 	maxEnvBody = 4 << 20
-	// maxEnvValueBytes is the real service's limit on a value.
+	// The real service's limits (CONTRACT §2.3): a name's and a value's
+	// length, and a deployment's variables together.
+	maxEnvNameBytes  = 256
 	maxEnvValueBytes = 8 << 10
-	// envQueryPath is the only query the sandbox deployment runs.
-	envQueryPath = "_system/cli/queryEnvironmentVariables:get"
+	maxEnvVars       = 512
+	maxEnvTotalBytes = 512 << 10
 )
 
-// envNamePattern is Convex's rule: a letter, then letters, digits and
-// underscores, at most 40 characters.
-var envNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,39}$`)
+// envNamePattern is the deployment's rule for a variable name.
+var envNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // deploymentAuth checks `Authorization: Convex {key}` for a deployment. The
 // key is a deploy key of the deployment's project or its admin key.
@@ -64,14 +65,8 @@ func (s *Sandbox) updateEnv(w http.ResponseWriter, r *http.Request) {
 	}
 	// All or nothing: one bad change rejects the whole update.
 	for _, c := range req.Changes {
-		if !envNamePattern.MatchString(c.Name) {
-			s.writeError(w, r, errorf(http.StatusBadRequest, "InvalidEnvironmentVariableName",
-				"Environment variable name %q must start with a letter, contain only letters, digits and underscores, and be at most 40 characters.", c.Name))
-			return
-		}
-		if c.Value != nil && len(*c.Value) > maxEnvValueBytes {
-			s.writeError(w, r, errorf(http.StatusBadRequest, "EnvironmentVariableValueTooLarge",
-				"The value of %s is larger than %d bytes.", c.Name, maxEnvValueBytes))
+		if aerr := checkEnvChange(c); aerr != nil {
+			s.writeError(w, r, aerr)
 			return
 		}
 	}
@@ -96,72 +91,79 @@ func (s *Sandbox) updateEnv(w http.ResponseWriter, r *http.Request) {
 			env[c.Name] = *c.Value
 		}
 	}
+	if aerr := checkEnvTotals(env); aerr != nil {
+		s.st.Env[name] = before
+		s.writeError(w, r, aerr)
+		return
+	}
 	if err := s.saveLocked(); err != nil {
 		s.st.Env[name] = before
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	// The real service answers 200 with an empty body.
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
 }
 
-// queryError is a function call's failure, in the shape of Convex's query
-// endpoint.
-type queryError struct {
-	Status       string `json:"status"`
-	ErrorMessage string `json:"errorMessage"`
+// checkEnvChange refuses what the real service refuses in one change.
+func checkEnvChange(c envChange) *apiError {
+	switch {
+	case len(c.Name) > maxEnvNameBytes:
+		return errorf(http.StatusBadRequest, "EnvironmentVariableNameTooLong",
+			"Environment variable name is longer than %d bytes.", maxEnvNameBytes)
+	case !envNamePattern.MatchString(c.Name):
+		return errorf(http.StatusBadRequest, "EnvironmentVariableNameInvalid",
+			"Environment variable name %q must match ^[a-zA-Z_][a-zA-Z0-9_]*$.", c.Name)
+	case c.Value != nil && len(*c.Value) > maxEnvValueBytes:
+		return errorf(http.StatusBadRequest, "EnvironmentVariableValueTooLarge",
+			"The value of %s is larger than %d bytes.", c.Name, maxEnvValueBytes)
+	}
+	return nil
 }
 
-func (s *Sandbox) query(w http.ResponseWriter, r *http.Request) {
+// checkEnvTotals refuses a deployment's variables beyond the service's
+// limits on their number and their size together. The contract names no
+// codes for these; the sandbox's are in the README.
+func checkEnvTotals(env map[string]string) *apiError {
+	if len(env) > maxEnvVars {
+		return errorf(http.StatusBadRequest, "EnvironmentVariablesTooMany",
+			"A deployment has at most %d environment variables.", maxEnvVars)
+	}
+	size := 0
+	for k, v := range env {
+		size += len(k) + len(v)
+	}
+	if size > maxEnvTotalBytes {
+		return errorf(http.StatusBadRequest, "EnvironmentVariablesTooLarge",
+			"A deployment's environment variables take at most %d bytes together.", maxEnvTotalBytes)
+	}
+	return nil
+}
+
+// listEnv answers all of a deployment's variables in one call.
+func (s *Sandbox) listEnv(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	p, aerr := s.deploymentAuth(r, name)
 	if aerr != nil {
 		s.writeError(w, r, aerr)
 		return
 	}
-	var req struct {
-		Path   string           `json:"path"`
-		Format string           `json:"format"`
-		Args   []map[string]any `json:"args"`
-	}
-	if aerr := decodeJSON(w, r, maxJSONBody, &req); aerr != nil {
-		s.writeError(w, r, aerr)
-		return
-	}
 	s.mu.Lock()
-	s.countLocked("query", p.TeamSlug)
+	s.countLocked("list_environment_variables", p.TeamSlug)
+	env := maps.Clone(s.st.Env[name])
 	s.mu.Unlock()
-	if req.Path != envQueryPath {
-		writeJSON(w, http.StatusNotFound, queryError{Status: "error",
-			ErrorMessage: "Could not find public function for '" + req.Path + "'. Did you forget to run `npx convex dev`?"})
-		return
+	if env == nil {
+		env = map[string]string{}
 	}
-	if req.Format != "" && req.Format != "convex_encoded_json" && req.Format != "json" {
-		writeJSON(w, http.StatusBadRequest, queryError{Status: "error", ErrorMessage: `format must be "convex_encoded_json" or "json".`})
-		return
-	}
-	var varName string
-	if len(req.Args) == 1 {
-		varName, _ = req.Args[0]["name"].(string)
-	}
-	if varName == "" {
-		writeJSON(w, http.StatusBadRequest, queryError{Status: "error", ErrorMessage: `args must be [{"name": string}].`})
-		return
-	}
-	s.mu.Lock()
-	value, ok := s.st.Env[name][varName]
-	s.mu.Unlock()
-	var result any // null when unset
-	if ok {
-		result = map[string]string{"name": varName, "value": value}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "value": result, "logLines": []string{}})
+	writeJSON(w, http.StatusOK, map[string]any{"environmentVariables": env})
 }
 
 // dashboard is the deployment's page on the sandbox dashboard. It lists the
 // variable names but never their values.
 // embedScript is the sandbox dashboard's side of the embedding protocol:
 // framed by a parent page, it asks the parent for credentials, then proves
-// them by querying the deployment with the key it was given.
+// them by listing the deployment's variables with the key it was given.
 const embedScript = `(function () {
   "use strict";
   var status = document.querySelector("[data-testid=sandbox-embed-status]");
@@ -170,10 +172,8 @@ const embedScript = `(function () {
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || !event.data || event.data.type !== "dashboard-credentials") return;
     if (event.data.deploymentName !== deployment) { status.textContent = "Got credentials for another deployment."; return; }
-    fetch(event.data.deploymentUrl + "/api/query", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Authorization": "Convex " + event.data.adminKey },
-      body: JSON.stringify({ path: "_system/cli/queryEnvironmentVariables:get", format: "convex_encoded_json", args: [{ name: "SITE_URL" }] })
+    fetch(event.data.deploymentUrl + "/api/v1/list_environment_variables", {
+      headers: { "Authorization": "Convex " + event.data.adminKey }
     }).then(function (res) {
       status.textContent = res.ok ? "Signed in to " + deployment + " with the app's deploy key." : "The credentials were refused.";
       status.setAttribute("data-signed-in", res.ok ? "true" : "false");

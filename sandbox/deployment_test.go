@@ -23,14 +23,6 @@ func (f *fixture) connect(t *testing.T, user, team, name string) connected {
 	return connected{created: c, key: f.deployKey(t, token, c)}
 }
 
-func envQuery(name string) map[string]any {
-	return map[string]any{
-		"path":   "_system/cli/queryEnvironmentVariables:get",
-		"format": "convex_encoded_json",
-		"args":   []map[string]string{{"name": name}},
-	}
-}
-
 type setVar struct {
 	Name  string  `json:"name"`
 	Value *string `json:"value,omitempty"`
@@ -41,28 +33,20 @@ func unset(name string) setVar      { return setVar{Name: name} }
 
 func changes(c ...setVar) map[string][]setVar { return map[string][]setVar{"changes": c} }
 
-// queryValue returns the value of a variable, and whether it is set.
-func (f *fixture) queryValue(t *testing.T, deployment, key, name string) (string, bool) {
+// envValue returns the value of a variable, and whether it is set, as
+// list_environment_variables answers it.
+func (f *fixture) envValue(t *testing.T, deployment, key, name string) (string, bool) {
 	t.Helper()
-	rp := f.deployment(t, deployment, "query", key, envQuery(name))
-	var q struct {
-		Status string `json:"status"`
-		Value  *struct {
-			Name  string `json:"name"`
-			Value string `json:"value"`
-		} `json:"value"`
+	rp := f.listEnv(t, deployment, key)
+	var l struct {
+		Env map[string]string `json:"environmentVariables"`
 	}
-	rp.decode(t, &q)
-	if rp.status != http.StatusOK || q.Status != "success" {
-		t.Fatalf("query %s: %d %s", name, rp.status, rp.body)
+	rp.decode(t, &l)
+	if rp.status != http.StatusOK || l.Env == nil {
+		t.Fatalf("list_environment_variables: %d %s", rp.status, rp.body)
 	}
-	if q.Value == nil {
-		return "", false
-	}
-	if q.Value.Name != name {
-		t.Errorf("query %s answered name %q", name, q.Value.Name)
-	}
-	return q.Value.Value, true
+	v, ok := l.Env[name]
+	return v, ok
 }
 
 func TestEnvironmentVariables(t *testing.T) {
@@ -72,19 +56,19 @@ func TestEnvironmentVariables(t *testing.T) {
 
 	rp := f.deployment(t, p.DeploymentName, "update_environment_variables", p.key,
 		changes(set("SITE_URL", "https://x.example"), set("API_KEY", "k-1"), set("EMPTY", "")))
-	if rp.status != http.StatusOK || strings.TrimSpace(string(rp.body)) != "{}" {
+	if rp.status != http.StatusOK || len(rp.body) != 0 {
 		t.Fatalf("update: %d %s", rp.status, rp.body)
 	}
-	if v, ok := f.queryValue(t, p.DeploymentName, p.key, "API_KEY"); !ok || v != "k-1" {
+	if v, ok := f.envValue(t, p.DeploymentName, p.key, "API_KEY"); !ok || v != "k-1" {
 		t.Errorf("API_KEY = %q %v", v, ok)
 	}
 	// The admin key from create_project works too.
-	if v, ok := f.queryValue(t, p.DeploymentName, p.AdminKey, "SITE_URL"); !ok || v != "https://x.example" {
+	if v, ok := f.envValue(t, p.DeploymentName, p.AdminKey, "SITE_URL"); !ok || v != "https://x.example" {
 		t.Errorf("SITE_URL with admin key = %q %v", v, ok)
 	}
 
 	f.deployment(t, p.DeploymentName, "update_environment_variables", p.key, changes(unset("API_KEY"), set("SITE_URL", "https://y.example")))
-	if v, ok := f.queryValue(t, p.DeploymentName, p.key, "API_KEY"); ok {
+	if v, ok := f.envValue(t, p.DeploymentName, p.key, "API_KEY"); ok {
 		t.Errorf("deleted API_KEY still answers %q", v)
 	}
 	want := map[string]string{"SITE_URL": "https://y.example", "EMPTY": ""}
@@ -93,6 +77,9 @@ func TestEnvironmentVariables(t *testing.T) {
 	}
 	if got := f.sb.Calls("update_environment_variables", "acme"); got != 2 {
 		t.Errorf("Calls(update_environment_variables) = %d", got)
+	}
+	if got := f.sb.Calls("list_environment_variables", "acme"); got != 3 {
+		t.Errorf("Calls(list_environment_variables) = %d, want 3", got)
 	}
 }
 
@@ -104,18 +91,19 @@ func TestEnvUpdateValidation(t *testing.T) {
 		name   string
 		body   any
 		status int
+		code   string
 	}{
-		{"longest name", changes(set("A"+strings.Repeat("b", 39), "v")), 200},
-		{"largest value", changes(set("BIG", strings.Repeat("v", 8<<10))), 200},
-		{"underscores and digits", changes(set("a_1_B", "v")), 200},
-		{"name too long", changes(set("A"+strings.Repeat("b", 40), "v")), 400},
-		{"leading digit", changes(set("1ABC", "v")), 400},
-		{"leading underscore", changes(set("_ABC", "v")), 400},
-		{"dash", changes(set("MY-VAR", "v")), 400},
-		{"empty name", changes(set("", "v")), 400},
-		{"value too large", changes(set("BIG", strings.Repeat("v", 8<<10+1))), 400},
-		{"bad JSON", `{"changes": [`, 400},
-		{"changes not a list", `{"changes": {"name": "A"}}`, 400},
+		{"longest name", changes(set("A"+strings.Repeat("b", 255), "v")), 200, ""},
+		{"largest value", changes(set("BIG", strings.Repeat("v", 8<<10))), 200, ""},
+		{"underscores and digits", changes(set("a_1_B", "v")), 200, ""},
+		{"leading underscore", changes(set("_ABC", "v")), 200, ""},
+		{"name too long", changes(set("A"+strings.Repeat("b", 256), "v")), 400, "EnvironmentVariableNameTooLong"},
+		{"leading digit", changes(set("1ABC", "v")), 400, "EnvironmentVariableNameInvalid"},
+		{"dash", changes(set("MY-VAR", "v")), 400, "EnvironmentVariableNameInvalid"},
+		{"empty name", changes(set("", "v")), 400, "EnvironmentVariableNameInvalid"},
+		{"value too large", changes(set("BIG", strings.Repeat("v", 8<<10+1))), 400, "EnvironmentVariableValueTooLarge"},
+		{"bad JSON", `{"changes": [`, 400, ""},
+		{"changes not a list", `{"changes": {"name": "A"}}`, 400, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,8 +112,43 @@ func TestEnvUpdateValidation(t *testing.T) {
 			if rp.status != tt.status {
 				t.Errorf("%d %.200s, want %d", rp.status, rp.body, tt.status)
 			}
+			if tt.code != "" {
+				var e struct{ Code, Message string }
+				rp.decode(t, &e)
+				if e.Code != tt.code || e.Message == "" {
+					t.Errorf("answer %s, want code %s with a message", rp.body, tt.code)
+				}
+			}
 		})
 	}
+	// A deployment holds at most 512 variables and 512 KiB of them: 512
+	// values of 1,020 bytes fill it to just under 512 KiB.
+	q := f.connect(t, sandbox.UserAda, "acme", "full app")
+	var many []setVar
+	for i := range 512 {
+		many = append(many, set("V"+itoa(int64(i)), strings.Repeat("v", 1020)))
+	}
+	if rp := f.deployment(t, q.DeploymentName, "update_environment_variables", q.key, changes(many...)); rp.status != http.StatusOK {
+		t.Fatalf("512 variables: %d %.200s", rp.status, rp.body)
+	}
+	for _, tt := range []struct {
+		change setVar
+		code   string
+	}{
+		{set("ONE_MORE", "v"), "EnvironmentVariablesTooMany"},
+		{set("V0", strings.Repeat("v", 8<<10)), "EnvironmentVariablesTooLarge"},
+	} {
+		rp := f.deployment(t, q.DeploymentName, "update_environment_variables", q.key, changes(tt.change))
+		var e struct{ Code string }
+		rp.decode(t, &e)
+		if rp.status != http.StatusBadRequest || e.Code != tt.code {
+			t.Errorf("%s beyond the limits: %d %s, want 400 %s", tt.change.Name, rp.status, rp.body, tt.code)
+		}
+	}
+	if env := f.sb.Env(q.DeploymentName); len(env) != 512 || len(env["V0"]) != 1020 {
+		t.Errorf("a refused update changed the variables: %d of them, V0 %d bytes", len(env), len(env["V0"]))
+	}
+
 	// A rejected update changes nothing, not even its valid part.
 	rp := f.deployment(t, p.DeploymentName, "update_environment_variables", p.key, changes(set("GOOD", "v"), set("1BAD", "v")))
 	if _, ok := f.sb.Env(p.DeploymentName)["GOOD"]; rp.status != http.StatusBadRequest || ok {
@@ -157,7 +180,7 @@ func TestDeploymentAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rp := f.send(t, "POST", "/d/"+tt.deployment+"/api/query", apiHeader(t, tt.auth, envQuery("X")), jsonBody(t, envQuery("X")))
+			rp := f.send(t, "GET", "/d/"+tt.deployment+"/api/v1/list_environment_variables", apiHeader(t, tt.auth, nil), nil)
 			if rp.status != tt.status {
 				t.Errorf("%d %s, want %d", rp.status, rp.body, tt.status)
 			}
@@ -173,8 +196,8 @@ func TestDeletedProjectKeysStopWorking(t *testing.T) {
 	key := f.deployKey(t, ada, c)
 	f.deployment(t, c.DeploymentName, "update_environment_variables", key, changes(set("A", "1")))
 	f.api(t, "POST", "/api/dashboard/delete_project/"+itoa(c.ProjectID), ada, nil)
-	if rp := f.deployment(t, c.DeploymentName, "query", key, envQuery("A")); rp.status != http.StatusNotFound {
-		t.Errorf("query on a deleted deployment: %d", rp.status)
+	if rp := f.listEnv(t, c.DeploymentName, key); rp.status != http.StatusNotFound {
+		t.Errorf("listing a deleted deployment's variables: %d", rp.status)
 	}
 	if len(f.sb.Env(c.DeploymentName)) != 0 {
 		t.Errorf("variables outlive their deployment")
@@ -184,36 +207,24 @@ func TestDeletedProjectKeysStopWorking(t *testing.T) {
 	if again.ProjectSlug != c.ProjectSlug {
 		t.Fatalf("slug %q, want the freed %q", again.ProjectSlug, c.ProjectSlug)
 	}
-	if rp := f.deployment(t, again.DeploymentName, "query", key, envQuery("A")); rp.status != http.StatusUnauthorized {
+	if rp := f.listEnv(t, again.DeploymentName, key); rp.status != http.StatusUnauthorized {
 		t.Errorf("old key on the new project: %d, want 401", rp.status)
 	}
 }
 
-func TestQueryOtherFunctions(t *testing.T) {
+// The deployment answers only the /api/v1 calls of CONTRACT §2.3.
+func TestDeploymentOnlyAnswersTheContract(t *testing.T) {
 	t.Parallel()
 	f := setup(t, sandbox.Options{})
 	p := f.connect(t, sandbox.UserAda, "acme", "app")
-	tests := []struct {
-		name   string
-		body   any
-		status int
-	}{
-		{"unknown function", map[string]any{"path": "messages:list", "format": "convex_encoded_json", "args": []any{map[string]any{}}}, 404},
-		{"no args", map[string]any{"path": "_system/cli/queryEnvironmentVariables:get", "format": "convex_encoded_json", "args": []any{}}, 400},
-		{"bad format", map[string]any{"path": "_system/cli/queryEnvironmentVariables:get", "format": "xml", "args": []any{map[string]string{"name": "A"}}}, 400},
+	for _, path := range []string{"/api/query", "/api/update_environment_variables", "/api/v1/query"} {
+		rp := f.send(t, "POST", "/d/"+p.DeploymentName+path, apiHeader(t, "Convex "+p.key, map[string]any{}), jsonBody(t, map[string]any{}))
+		if rp.status != http.StatusNotFound {
+			t.Errorf("POST %s: %d, want 404", path, rp.status)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			rp := f.deployment(t, p.DeploymentName, "query", p.key, tt.body)
-			var e struct {
-				Status string `json:"status"`
-			}
-			rp.decode(t, &e)
-			if rp.status != tt.status || e.Status != "error" {
-				t.Errorf("%d %s, want %d with status error", rp.status, rp.body, tt.status)
-			}
-		})
+	if rp := f.send(t, "POST", "/d/"+p.DeploymentName+"/api/v1/list_environment_variables", apiHeader(t, "Convex "+p.key, nil), nil); rp.status != http.StatusMethodNotAllowed {
+		t.Errorf("POST list_environment_variables: %d, want 405", rp.status)
 	}
 }
 

@@ -31,8 +31,8 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("POST /api/hosting/deploy", s.hostingDeploy)
 
 	// The deployment itself, at BaseURL/d/{name}.
-	mux.HandleFunc("POST /d/{name}/api/update_environment_variables", s.updateEnv)
-	mux.HandleFunc("POST /d/{name}/api/query", s.query)
+	mux.HandleFunc("POST /d/{name}/api/v1/update_environment_variables", s.updateEnv)
+	mux.HandleFunc("GET /d/{name}/api/v1/list_environment_variables", s.listEnv)
 
 	// Pages a person clicks: the hosted site and the dashboard.
 	mux.HandleFunc("GET /sites/{name}", s.siteRoot)

@@ -139,7 +139,7 @@ func (s *Sandbox) Env(deploymentName string) map[string]string {
 // for some ops), whatever it then answers. Ops are named after
 // the API: "create_project", "authorize", "list_projects", "delete_project",
 // "get_token_info", "record_tokens", "hosting_deploy",
-// "update_environment_variables", "query"; calls that name no team
+// "update_environment_variables", "list_environment_variables"; calls that name no team
 // ("profile", "teams", "oauth_token") are counted under team "".
 func (s *Sandbox) Calls(op, teamSlug string) int {
 	s.mu.Lock()

@@ -225,12 +225,22 @@ func (f *fixture) deployKey(t *testing.T, token string, c created) string {
 	return "project:" + c.TeamSlug + ":" + c.ProjectSlug + "|" + a.AccessToken
 }
 
-// deployment calls an endpoint of a deployment with `Authorization: Convex`.
+// deployment posts to an endpoint of a deployment's /api/v1 with
+// `Authorization: Convex`.
 func (f *fixture) deployment(t *testing.T, name, endpoint, key string, body any) reply {
 	t.Helper()
-	auth := ""
-	if key != "" {
-		auth = "Convex " + key
+	return f.sendCtx(t, t.Context(), "POST", "/d/"+name+"/api/v1/"+endpoint, apiHeader(t, convexAuth(key), body), jsonBody(t, body))
+}
+
+// listEnv lists a deployment's variables with `Authorization: Convex`.
+func (f *fixture) listEnv(t *testing.T, name, key string) reply {
+	t.Helper()
+	return f.sendCtx(t, t.Context(), "GET", "/d/"+name+"/api/v1/list_environment_variables", apiHeader(t, convexAuth(key), nil), nil)
+}
+
+func convexAuth(key string) string {
+	if key == "" {
+		return ""
 	}
-	return f.sendCtx(t, t.Context(), "POST", "/d/"+name+"/api/"+endpoint, apiHeader(t, auth, body), jsonBody(t, body))
+	return "Convex " + key
 }

@@ -46,7 +46,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if len(projects) != 1 || projects[0].ID != c.ProjectID || projects[0].DeploymentName != c.DeploymentName || projects[0].CreateTime.IsZero() {
 		t.Errorf("projects after restart %+v", projects)
 	}
-	if v, ok := after.queryValue(t, c.DeploymentName, key, "SECRET_THING"); !ok || v != "s3cr3t-value" {
+	if v, ok := after.envValue(t, c.DeploymentName, key, "SECRET_THING"); !ok || v != "s3cr3t-value" {
 		t.Errorf("variable after restart: %q %v (deploy key must still work)", v, ok)
 	}
 	if b, ok := after.sb.LastBundle(c.DeploymentName); !ok || !bytes.Equal(b, bundle) {
