@@ -82,6 +82,7 @@ func (s *Server) appDeploy(w http.ResponseWriter, r *http.Request) {
 var (
 	errBundleTooBig = errors.New("bundle too big")
 	errNoBundle     = errors.New("no bundle field")
+	errBundleGone   = errors.New("bundle no longer kept")
 )
 
 // receiveBundle streams the multipart field "bundle" into a temporary file,
@@ -133,10 +134,18 @@ func (s *Server) startDeploy(r *http.Request, d models.Deploy, b *models.Bundle,
 		return err
 	}
 	defer tx.Rollback()
+	// Held until the deploy is recorded, so pruning cannot take the bundle
+	// from under it (a rollback, or an upload of bytes already stored).
+	stored, err := models.HoldBundle(ctx, tx, d.BundleSHA256)
+	if err != nil {
+		return err
+	}
 	if b != nil {
 		if err := models.StoreBundle(ctx, tx, *b, content); err != nil {
 			return err
 		}
+	} else if !stored {
+		return errBundleGone
 	}
 	created, err := models.CreateDeploy(ctx, tx, d)
 	if err != nil {
