@@ -54,7 +54,7 @@ func (s *Server) appDeploy(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusServiceUnavailable, "The server is restarting; deploy again in a moment.")
 		return
 	}
-	defer up.end() // after the temporary file is removed
+	defer up.end()                                   // after the temporary file is removed
 	r.Body = http.MaxBytesReader(w, up, limit+1<<20) // room for the multipart framing
 	tmp, size, sum, err := s.receiveBundle(r, limit)
 	if tmp != nil {

@@ -43,7 +43,7 @@ func newUploadGate(maxPerUser int, maxBytes, minRate int64, window time.Duration
 	return &uploadGate{
 		maxPerUser: maxPerUser, maxBytes: maxBytes, window: window,
 		perWindow: max(1, int64(float64(minRate)*window.Seconds())),
-		perUser: map[string]int{}, active: map[*upload]struct{}{},
+		perUser:   map[string]int{}, active: map[*upload]struct{}{},
 	}
 }
 
