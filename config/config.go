@@ -26,6 +26,13 @@ const (
 	DefaultSiteURLTemplate   = "https://{deployment}.convex.app"
 	DefaultConnectionTimeout = 15 * time.Second
 	DefaultMaxBundleBytes    = 100 << 20
+	// Uploads: how many one user sends at once (per replica), the temporary
+	// disk space all uploads may take (per replica), and the slowest body
+	// accepted, measured over each window.
+	DefaultMaxUploadsPerUser  = 3
+	DefaultUploadTempMaxBytes = 1 << 30
+	DefaultUploadMinRate      = 16 << 10
+	DefaultUploadRateWindow   = 10 * time.Second
 
 	// SandboxPath is where the built-in sandbox is mounted.
 	SandboxPath = "/sandbox"
@@ -62,6 +69,19 @@ type Config struct {
 	DataDir string
 	// MaxBundleBytes bounds an uploaded site bundle (MAX_BUNDLE_BYTES).
 	MaxBundleBytes int64
+	// MaxUploadsPerUser bounds one user's deploy uploads in flight on this
+	// replica (MAX_UPLOADS_PER_USER).
+	MaxUploadsPerUser int
+	// UploadTempDir is where uploads are received (UPLOAD_TEMP_DIR), and
+	// UploadTempMaxBytes the space all of them in flight may take
+	// (UPLOAD_TEMP_MAX_BYTES).
+	UploadTempDir      string
+	UploadTempMaxBytes int64
+	// UploadMinRate is the slowest upload body accepted, in bytes per
+	// second (UPLOAD_MIN_BYTES_PER_SECOND), over each UploadRateWindow
+	// (UPLOAD_RATE_WINDOW).
+	UploadMinRate    int64
+	UploadRateWindow time.Duration
 }
 
 // RedirectURL is the OAuth callback of CONTRACT §3.
@@ -122,6 +142,35 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, errors.New("MAX_BUNDLE_BYTES must be a positive number of bytes")
 		}
 		c.MaxBundleBytes = n
+	}
+	positive := func(name string, def int64) (int64, error) {
+		raw := env(name, "")
+		if raw == "" {
+			return def, nil
+		}
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("%s must be a positive whole number", name)
+		}
+		return n, nil
+	}
+	perUser, err := positive("MAX_UPLOADS_PER_USER", DefaultMaxUploadsPerUser)
+	if err != nil {
+		return nil, err
+	}
+	c.MaxUploadsPerUser = int(min(perUser, 1<<20))
+	if c.UploadTempMaxBytes, err = positive("UPLOAD_TEMP_MAX_BYTES", DefaultUploadTempMaxBytes); err != nil {
+		return nil, err
+	}
+	if c.UploadMinRate, err = positive("UPLOAD_MIN_BYTES_PER_SECOND", DefaultUploadMinRate); err != nil {
+		return nil, err
+	}
+	if c.UploadRateWindow, err = duration(env("UPLOAD_RATE_WINDOW", ""), DefaultUploadRateWindow); err != nil {
+		return nil, fmt.Errorf("UPLOAD_RATE_WINDOW: %w", err)
+	}
+	c.UploadTempDir = env("UPLOAD_TEMP_DIR", os.TempDir())
+	if fi, err := os.Stat(c.UploadTempDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("UPLOAD_TEMP_DIR %q is not a directory", c.UploadTempDir)
 	}
 
 	var generated *sandboxSecrets

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"chefdeploy/bundle"
 	"chefdeploy/jobs"
@@ -31,14 +33,54 @@ func (s *Server) appDeploy(w http.ResponseWriter, r *http.Request) {
 	}
 
 	limit := s.cfg.MaxBundleBytes
-	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20) // room for the multipart framing
+	// The temporary space an upload may take: what it declares, at most the
+	// largest bundle and its multipart framing.
+	reserve := limit + 1<<20
+	if r.ContentLength > 0 && r.ContentLength < reserve {
+		reserve = r.ContentLength
+	}
+	up, err := s.uploads.begin(w, r, sess.UserID, reserve)
+	switch {
+	case errors.Is(err, errTooManyUploads):
+		w.Header().Set("Retry-After", "30")
+		refuse(http.StatusTooManyRequests, fmt.Sprintf("You are already sending %d uploads at once; wait for one to finish, then deploy again.", s.cfg.MaxUploadsPerUser))
+		return
+	case errors.Is(err, errUploadSpace):
+		w.Header().Set("Retry-After", "60")
+		refuse(http.StatusServiceUnavailable, "The server is busy receiving other uploads; try again in a minute.")
+		return
+	case errors.Is(err, errServerStopping):
+		w.Header().Set("Retry-After", "5")
+		refuse(http.StatusServiceUnavailable, "The server is restarting; deploy again in a moment.")
+		return
+	}
+	defer up.end()                                   // after the temporary file is removed
+	r.Body = http.MaxBytesReader(w, up, limit+1<<20) // room for the multipart framing
 	tmp, size, sum, err := s.receiveBundle(r, limit)
 	if tmp != nil {
 		defer os.Remove(tmp.Name())
 		defer tmp.Close()
 	}
+	up.received()
+	if errors.Is(err, errUploadTooSlow) || errors.Is(err, errServerStopping) {
+		// The server cancels the request's context once the body is cut
+		// off; the answer is still rendered, within a bound.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	var tooBig *http.MaxBytesError
 	switch {
+	case errors.Is(err, errUploadTooSlow):
+		w.Header().Set("Connection", "close")
+		refuse(http.StatusRequestTimeout, fmt.Sprintf("The upload was too slow (under %d KB/s for %v); check the connection and deploy again.",
+			max(1, s.cfg.UploadMinRate>>10), s.cfg.UploadRateWindow))
+		return
+	case errors.Is(err, errServerStopping):
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "5")
+		refuse(http.StatusServiceUnavailable, "The server is restarting; deploy again in a moment.")
+		return
 	case errors.As(err, &tooBig) || errors.Is(err, errBundleTooBig):
 		refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("The bundle is larger than %d MB.", limit>>20))
 		return
@@ -82,6 +124,7 @@ func (s *Server) appDeploy(w http.ResponseWriter, r *http.Request) {
 var (
 	errBundleTooBig = errors.New("bundle too big")
 	errNoBundle     = errors.New("no bundle field")
+	errBundleGone   = errors.New("bundle no longer kept")
 )
 
 // receiveBundle streams the multipart field "bundle" into a temporary file,
@@ -95,7 +138,7 @@ func (s *Server) receiveBundle(r *http.Request, limit int64) (*os.File, int64, s
 		part, err := mr.NextPart()
 		if err != nil {
 			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
+			if errors.As(err, &tooBig) || errors.Is(err, errUploadTooSlow) || errors.Is(err, errServerStopping) {
 				return nil, 0, "", err
 			}
 			return nil, 0, "", errNoBundle
@@ -104,7 +147,7 @@ func (s *Server) receiveBundle(r *http.Request, limit int64) (*os.File, int64, s
 			part.Close()
 			continue
 		}
-		tmp, err := os.CreateTemp("", "chefdeploy-bundle-*.zip")
+		tmp, err := os.CreateTemp(s.cfg.UploadTempDir, "chefdeploy-bundle-*.zip")
 		if err != nil {
 			return nil, 0, "", err
 		}
@@ -133,10 +176,18 @@ func (s *Server) startDeploy(r *http.Request, d models.Deploy, b *models.Bundle,
 		return err
 	}
 	defer tx.Rollback()
+	// Held until the deploy is recorded, so pruning cannot take the bundle
+	// from under it (a rollback, or an upload of bytes already stored).
+	stored, err := models.HoldBundle(ctx, tx, d.BundleSHA256)
+	if err != nil {
+		return err
+	}
 	if b != nil {
 		if err := models.StoreBundle(ctx, tx, *b, content); err != nil {
 			return err
 		}
+	} else if !stored {
+		return errBundleGone
 	}
 	created, err := models.CreateDeploy(ctx, tx, d)
 	if err != nil {

@@ -23,8 +23,11 @@ func (s *Server) appRollback(w http.ResponseWriter, r *http.Request) {
 		s.renderDeploys(w, r, app, http.StatusConflict, "Connect the app to Convex before rolling back.", true)
 		return
 	}
-	if _, err := models.BundleByHash(r.Context(), s.db, earlier.BundleSHA256); errors.Is(err, models.ErrNotFound) {
+	gone := func() {
 		s.renderDeploys(w, r, app, http.StatusGone, "That deploy's bundle is no longer kept (only the last 5 are).", true)
+	}
+	if _, err := models.BundleByHash(r.Context(), s.db, earlier.BundleSHA256); errors.Is(err, models.ErrNotFound) {
+		gone()
 		return
 	} else if err != nil {
 		s.renderError(w, r, err)
@@ -36,7 +39,12 @@ func (s *Server) appRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	d.UserID.String = sess.UserID
 	d.RollbackOf.String = earlier.ID
-	if err := s.startDeploy(r, d, nil, nil, models.EventRollback, "to the deploy of "+earlier.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")); err != nil {
+	err = s.startDeploy(r, d, nil, nil, models.EventRollback, "to the deploy of "+earlier.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	if errors.Is(err, errBundleGone) { // pruned since the check above
+		gone()
+		return
+	}
+	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -65,6 +65,8 @@ type Server struct {
 	sessions    *models.SessionCache
 	// sidMemo remembers what session cookies decode to.
 	sidMemo *cookieMemo
+	// uploads bounds the deploy uploads in flight.
+	uploads *uploadGate
 }
 
 // New builds the server from its dependencies.
@@ -99,6 +101,7 @@ func New(d Deps) *Server {
 		statuses:    d.Statuses,
 		sessions:    d.Sessions,
 		sidMemo:     newCookieMemo(models.SessionCacheTTL),
+		uploads:     newUploadGate(cfg.MaxUploadsPerUser, cfg.UploadTempMaxBytes, cfg.UploadMinRate, cfg.UploadRateWindow),
 		oauth: &oauth2.Config{
 			ClientID:     cfg.OAuthClientID,
 			ClientSecret: cfg.OAuthClientSecret,

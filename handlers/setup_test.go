@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,9 +50,12 @@ type bundle struct {
 	hostingCalls atomic.Int32
 	// sandboxRequests counts every request to the sandbox by method and path.
 	sandboxRequests sync.Map // "GET /path" → *atomic.Int64
-	jobs            *jobs.Queue
-	statuses        *models.StatusCache
-	sessions        *models.SessionCache
+	// hostingDelay, when set, holds each hosting deploy for between it and
+	// twice it before the sandbox reads the body: a slow Convex, at random.
+	hostingDelay atomic.Int64
+	jobs         *jobs.Queue
+	statuses     *models.StatusCache
+	sessions     *models.SessionCache
 	// replicaOptions are what every replica of the bundle is opened with.
 	replicaOptions []replica.Option
 }
@@ -113,6 +117,12 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		}
 		if r.URL.Path == "/api/hosting/deploy" {
 			b.hostingCalls.Add(1)
+			if d := time.Duration(b.hostingDelay.Load()); d > 0 {
+				select { // a slow server, not a wait for an event
+				case <-time.After(d + rand.N(d)):
+				case <-r.Context().Done():
+				}
+			}
 			if b.hostingFailures.Add(-1) >= 0 {
 				io.Copy(io.Discard, r.Body)
 				http.Error(w, `{"code":"InternalError"}`, http.StatusInternalServerError)

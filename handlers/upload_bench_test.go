@@ -178,6 +178,8 @@ type productProcess struct {
 
 // startProductProcess builds the module's binary and runs it against its own
 // database and the sandbox at sandboxURL; it is stopped with SIGTERM at cleanup.
+//
+// An empty sandboxURL runs it in sandbox mode, serving the sandbox itself.
 func startProductProcess(tb testing.TB, sandboxURL string) *productProcess {
 	tb.Helper()
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
@@ -209,8 +211,16 @@ func startProductProcess(tb testing.TB, sandboxURL string) *productProcess {
 		"SESSION_SECRET":             "bench-session-secret-0123456789abcdef",
 		"CREDENTIALS_KEY":            credentials.GenerateSpec("b1"),
 		"MAX_BUNDLE_BYTES":           strconv.Itoa(2 * deployBenchPayload),
+		"MAX_UPLOADS_PER_USER":       "16",
 		"DATA_DIR":                   tb.TempDir(),
 		"TMPDIR":                     os.TempDir(),
+	}
+	if sandboxURL == "" {
+		// Sandbox mode: the product serves the sandbox itself, as `make run`.
+		for _, k := range []string{"PROVISION_HOST", "CONVEX_OAUTH_AUTHORIZE_URL", "CONVEX_OAUTH_TOKEN_URL", "CONVEX_OAUTH_CLIENT_ID",
+			"CONVEX_OAUTH_CLIENT_SECRET", "CONVEX_DASHBOARD_URL", "CONVEX_SITE_URL_TEMPLATE"} {
+			delete(env, k)
+		}
 	}
 	p.cmd = exec.Command(bin, "serve")
 	for k, v := range env {

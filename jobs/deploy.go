@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,6 +33,13 @@ func (DeployArgs) InsertOpts() river.InsertOpts {
 // uploadDeadline bounds one deploy, retries included.
 const uploadDeadline = 5 * time.Minute
 
+// turnDeadline bounds how long a deploy waits for the one before it in its
+// app to finish uploading: that one's whole upload, and a little more.
+const turnDeadline = uploadDeadline + 30*time.Second
+
+// turnPoll is how often a waiting deploy asks whether its turn came.
+const turnPoll = 250 * time.Millisecond
+
 // DeployWorker streams the bundle from the database to Convex hosting with the
 // app's deploy key and records the outcome.
 type DeployWorker struct {
@@ -41,7 +49,7 @@ type DeployWorker struct {
 
 // Timeout lets a large upload run past River's default job timeout.
 func (w *DeployWorker) Timeout(*river.Job[DeployArgs]) time.Duration {
-	return uploadDeadline + time.Minute
+	return turnDeadline + uploadDeadline + time.Minute
 }
 
 // Work uploads the deploy.
@@ -73,6 +81,17 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 		return nil
 	}
 
+	// Deploys of one app upload one at a time and the newest wins.
+	turn, err := waitTurn(ctx, p.DB, d)
+	switch {
+	case err != nil:
+		return err
+	case turn == models.TurnWait:
+		return finish(models.DeployFailed, fmt.Sprintf("Another deploy of this app was still uploading after %v; deploy again.", turnDeadline))
+	case turn != models.TurnClaimed:
+		return nil // superseded by a newer deploy, or finished elsewhere
+	}
+
 	conn, err := models.ConnectionByApp(ctx, p.DB, d.AppID)
 	if err != nil || conn.State != models.StateConnected || conn.DeployKey == "" || conn.DeploymentName != d.DeploymentName {
 		return finish(models.DeployFailed, "The app is no longer connected to this deployment.")
@@ -81,20 +100,90 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 	if err != nil {
 		return finish(models.DeployFailed, "The app's deploy key cannot be read; connect the app again.")
 	}
+	if _, err := models.BundleByHash(ctx, p.DB, d.BundleSHA256); errors.Is(err, models.ErrNotFound) {
+		return finish(models.DeployFailed, bundleGoneMessage)
+	} else if err != nil {
+		return err
+	}
 	uctx, cancel := context.WithTimeout(ctx, uploadDeadline)
 	defer cancel()
-	// Each attempt streams the bundle anew from the database.
-	open := func() (io.ReadCloser, error) { return models.OpenBundle(uctx, p.DB, d.BundleSHA256), nil }
+	// Each attempt streams the bundle anew from the database; a failure to
+	// read it is remembered, since the HTTP client reports it only as a
+	// broken request.
+	var bundleErr bundleError
+	open := func() (io.ReadCloser, error) {
+		return &bundleReader{ReadCloser: models.OpenBundle(uctx, p.DB, d.BundleSHA256, d.BundleBytes), failed: &bundleErr}, nil
+	}
 	_, err = p.Convex.HostingDeploy(uctx, key, d.DeploymentName, d.BundleBytes, open)
 	switch {
 	case err == nil:
 		return finish(models.DeployLive, "")
 	case ctx.Err() != nil:
 		return ctx.Err() // the worker is stopping: River retries the job
+	case bundleErr.get() != nil:
+		p.Logger.Warn("deploy failed: bundle unreadable", "app_id", d.AppID, "deploy_id", d.ID, "err", bundleErr.get())
+		return finish(models.DeployFailed, bundleGoneMessage)
 	default:
 		p.Logger.Info("deploy failed", "app_id", d.AppID, "deploy_id", d.ID, "err", err)
 		return finish(models.DeployFailed, uploadMessage(err))
 	}
+}
+
+// bundleGoneMessage is the failure of a deploy whose stored bundle is gone
+// or incomplete.
+const bundleGoneMessage = "This deploy's bundle could not be read from storage (it is no longer stored or is incomplete); deploy the site again."
+
+// waitTurn asks until the deploy may upload, is superseded or finished, or
+// turnDeadline passes (TurnWait).
+func waitTurn(ctx context.Context, db *sqlx.DB, d models.Deploy) (models.UploadTurn, error) {
+	deadline := time.Now().Add(turnDeadline)
+	for {
+		turn, err := models.ClaimUpload(ctx, db, d, uploadDeadline+time.Minute)
+		if err != nil || turn != models.TurnWait || time.Now().After(deadline) {
+			return turn, err
+		}
+		t := time.NewTimer(turnPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// bundleError is the first error reading a bundle failed with.
+type bundleError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (b *bundleError) set(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+func (b *bundleError) get() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// bundleReader records why reading the bundle failed.
+type bundleReader struct {
+	io.ReadCloser
+	failed *bundleError
+}
+
+func (r *bundleReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if errors.Is(err, models.ErrBundleUnreadable) {
+		r.failed.set(err)
+	}
+	return n, err
 }
 
 // uploadMessage says why an upload failed, in words a person can act on.

@@ -12,7 +12,7 @@ import (
 	"chefdeploy/models/dbtest"
 )
 
-func InTx(t *testing.T, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+func inTestTx(t *testing.T, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
 	t.Helper()
 	tx, err := db.BeginTxx(context.Background(), nil)
 	if err != nil {
@@ -42,7 +42,7 @@ func TestBeginConnectSupersedesAnExpiredAttempt(t *testing.T) {
 	}
 	begin := func() (c models.Connection, started bool, expired *models.Connection) {
 		t.Helper()
-		if err := InTx(t, db, func(tx *sqlx.Tx) (err error) {
+		if err := inTestTx(t, db, func(tx *sqlx.Tx) (err error) {
 			c, started, expired, err = models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
 			return err
 		}); err != nil {
@@ -67,7 +67,7 @@ func TestBeginConnectSupersedesAnExpiredAttempt(t *testing.T) {
 	if expired == nil || expired.Attempt != 1 {
 		t.Fatalf("the superseded attempt was not handed back: %+v", expired)
 	}
-	err = InTx(t, db, func(tx *sqlx.Tx) error {
+	err = inTestTx(t, db, func(tx *sqlx.Tx) error {
 		_, err := models.FailConnection(ctx, tx, app.ID, first.Attempt, models.DeadlineMessage)
 		return err
 	})
@@ -93,14 +93,14 @@ func TestFailConnectionAnyAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := InTx(t, db, func(tx *sqlx.Tx) error {
+	if err := inTestTx(t, db, func(tx *sqlx.Tx) error {
 		_, _, _, err := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	fail := func() error {
-		return InTx(t, db, func(tx *sqlx.Tx) error {
+		return inTestTx(t, db, func(tx *sqlx.Tx) error {
 			_, err := models.FailConnection(ctx, tx, app.ID, 0, "Marked failed by support: stuck")
 			return err
 		})

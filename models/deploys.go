@@ -16,7 +16,13 @@ const (
 	DeployUploading = "uploading"
 	DeployLive      = "live"
 	DeployFailed    = "failed"
+	// DeploySuperseded is a deploy that never uploaded because a newer one
+	// of its app was recorded before its turn came.
+	DeploySuperseded = "superseded"
 )
+
+// SupersededMessage is what a superseded deploy's history row says.
+const SupersededMessage = "Not uploaded: a newer deploy of this app replaced it."
 
 // Deploy is one upload of an app's site to Convex hosting.
 type Deploy struct {
@@ -111,4 +117,73 @@ func FinishDeploy(ctx context.Context, db *sqlx.DB, d Deploy, status, message st
 		}
 		return RecordEvent(ctx, tx, d.UserID.String, d.AppID, kind, detail)
 	})
+}
+
+// UploadTurn is the answer of ClaimUpload.
+type UploadTurn int
+
+// The answers of ClaimUpload.
+const (
+	// TurnClaimed: the deploy may upload now, for the lease given.
+	TurnClaimed UploadTurn = iota
+	// TurnWait: another deploy of the app is uploading; ask again later.
+	TurnWait
+	// TurnSuperseded: a newer deploy of the app exists; this one is now
+	// marked superseded and must not upload.
+	TurnSuperseded
+	// TurnFinished: the deploy is no longer uploading (finished elsewhere).
+	TurnFinished
+)
+
+// ClaimUpload decides, under a per-app lock, whether deploy d uploads now.
+// Deploys of one app upload one at a time and the newest wins: a deploy with
+// a newer one of its app is superseded; otherwise it waits while another
+// deploy of the app holds an unexpired lease, then takes the lease itself.
+func ClaimUpload(ctx context.Context, db *sqlx.DB, d Deploy, lease time.Duration) (UploadTurn, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('deploy ' || $1, 0))`, d.AppID); err != nil {
+		return 0, err
+	}
+	var state struct {
+		Status string `db:"status"`
+		Newer  bool   `db:"newer"`
+		Busy   bool   `db:"busy"`
+	}
+	err = tx.GetContext(ctx, &state, `
+		SELECT d.status,
+		       EXISTS (SELECT 1 FROM deploys n
+		                WHERE n.app_id = d.app_id AND (n.created_at, n.id) > (d.created_at, d.id)) AS newer,
+		       EXISTS (SELECT 1 FROM deploys o
+		                WHERE o.app_id = d.app_id AND o.id <> d.id AND o.status = 'uploading'
+		                  AND o.upload_lease_until > now()) AS busy
+		  FROM deploys d WHERE d.id = $1`, d.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TurnFinished, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	turn := TurnClaimed
+	switch {
+	case state.Status != DeployUploading:
+		return TurnFinished, nil
+	case state.Newer:
+		turn = TurnSuperseded
+		_, err = tx.ExecContext(ctx, `
+			UPDATE deploys SET status = 'superseded', error = $2, finished_at = now(), upload_lease_until = NULL
+			 WHERE id = $1`, d.ID, SupersededMessage)
+	case state.Busy:
+		return TurnWait, nil
+	default:
+		_, err = tx.ExecContext(ctx, `UPDATE deploys SET upload_lease_until = now() + $2 * interval '1 millisecond' WHERE id = $1`,
+			d.ID, lease.Milliseconds())
+	}
+	if err != nil {
+		return 0, err
+	}
+	return turn, tx.Commit()
 }

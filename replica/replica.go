@@ -25,9 +25,15 @@ import (
 	"chefdeploy/sandbox"
 )
 
-// shutdownGrace is how long in-flight requests, then running jobs, get to
-// finish once Run's context ends.
-const shutdownGrace = 20 * time.Second
+// requestGrace is how long in-flight requests get to finish once Run's
+// context ends (uploads still receiving their body are cut off at once);
+// jobGrace is how long running jobs get after that before they are
+// cancelled, and jobCancelGrace how long cancelled jobs get to return.
+const (
+	requestGrace   = 10 * time.Second
+	jobGrace       = 10 * time.Second
+	jobCancelGrace = 5 * time.Second
+)
 
 // Replica is the product built from one config. Open builds it, Run serves
 // it until its context ends, Close releases what Open took.
@@ -153,7 +159,8 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		}
 		deps.Sandbox = r.sandbox.Handler()
 	}
-	r.handler = handlers.New(deps).Routes()
+	web := handlers.New(deps)
+	r.handler = web.Routes()
 
 	if !o.noListener {
 		r.listener, err = net.Listen("tcp", cfg.HTTPAddr)
@@ -166,6 +173,10 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
 		}
+		// Shutdown stops accepting, then cuts off uploads still receiving
+		// their body (their handlers answer 503 and remove their temporary
+		// files) while short requests finish.
+		r.server.RegisterOnShutdown(web.StopUploads)
 	}
 	return r, nil
 }
@@ -220,19 +231,32 @@ func (r *Replica) Run(ctx context.Context) error {
 	case err = <-serveErr:
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
+	// In order: stop accepting and finish the requests (uploads cut off),
+	// then the workers, then (deferred above) the loops; the caller closes
+	// the database after Run returns, so nothing still uses it then.
 	if r.server != nil && err == nil {
 		r.log.Info("shutting down: finishing in-flight requests")
-		if serr := r.server.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-			err = fmt.Errorf("shutdown: %w", serr)
+		reqCtx, cancel := context.WithTimeout(context.Background(), requestGrace)
+		if serr := r.server.Shutdown(reqCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			r.log.Warn("requests still running after the grace period; closing their connections", "grace", requestGrace)
+			r.server.Close()
 		}
+		cancel()
 	}
-	// Running jobs get the rest of the grace period; what does not finish is
-	// picked up again by another replica (or this one after a restart). The
-	// deadline sweeper stops with them.
-	if serr := r.jobs.Stop(shutdownCtx); serr != nil {
-		r.log.Warn("job queue did not stop cleanly", "err", serr)
+	// Running jobs get their own grace period; then they are cancelled, and
+	// River retries them on another replica (or this one after a restart).
+	// Either way River has stopped, its leadership resigned, before Run
+	// returns. The deadline sweeper stops with them.
+	r.log.Info("shutting down: stopping the workers")
+	jobCtx, cancel := context.WithTimeout(context.Background(), jobGrace)
+	defer cancel()
+	if serr := r.jobs.Stop(jobCtx); serr != nil {
+		r.log.Warn("jobs still running after the grace period; cancelling them", "grace", jobGrace)
+		cancelCtx, cancel := context.WithTimeout(context.Background(), jobCancelGrace)
+		defer cancel()
+		if serr := r.jobs.StopAndCancel(cancelCtx); serr != nil {
+			r.log.Error("the job queue did not stop", "err", serr)
+		}
 	}
 	return err
 }

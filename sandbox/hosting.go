@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +62,24 @@ func (s *Sandbox) hostingDeploy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, bundleTooLarge(s.opts.MaxBundleBytes))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBundleBytes))
+	// With a StateDir the body streams to a file next to where it will be
+	// kept, so an upload costs no memory of its size (the sandbox is served
+	// inside the product in sandbox mode); without one it is kept in memory.
+	var (
+		body []byte
+		tmp  string
+		err  error
+	)
+	h := sha256.New()
+	limited := io.TeeReader(http.MaxBytesReader(w, r.Body, s.opts.MaxBundleBytes), h)
+	if s.opts.StateDir != "" {
+		tmp, err = receiveTemp(s.bundlePath(name), limited)
+		if tmp != "" {
+			defer func() { _ = removeIfExists(tmp) }() // a no-op once renamed
+		}
+	} else {
+		body, err = io.ReadAll(limited)
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -71,18 +89,59 @@ func (s *Sandbox) hostingDeploy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "InvalidBundle", "Could not read the request body."))
 		return
 	}
-	if problem := bundleProblem(body); problem != "" {
+	var problem string
+	var size int64
+	if tmp != "" {
+		problem, size = bundleFileProblem(tmp)
+	} else {
+		problem, size = bundleProblem(bytes.NewReader(body), int64(len(body))), int64(len(body))
+	}
+	if problem != "" {
 		s.writeError(w, r, errorf(http.StatusBadRequest, "InvalidBundle", "%s", problem))
 		return
 	}
 
-	sum := sha256.Sum256(body)
-	resp := hostingDeployResponse{DeploymentName: name, SiteURL: s.siteURL(name), Bytes: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}
-	if err := s.storeBundle(p, body, resp); err != nil {
+	resp := hostingDeployResponse{DeploymentName: name, SiteURL: s.siteURL(name), Bytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if err := s.storeBundle(p, body, tmp, resp); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// receiveTemp streams r, synced, to a new file next to path, ready to be
+// renamed over it. On error the file is gone.
+func receiveTemp(path string, r io.Reader) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// bundleFileProblem is bundleProblem for a zip on disk, with its size.
+func bundleFileProblem(name string) (string, int64) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "The body could not be stored.", 0
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "The body could not be stored.", 0
+	}
+	return bundleProblem(f, fi.Size()), fi.Size()
 }
 
 func bundleTooLarge(limit int64) *apiError {
@@ -91,8 +150,8 @@ func bundleTooLarge(limit int64) *apiError {
 
 // bundleProblem checks that body is a zip a host could unpack safely: at
 // least one file, and no name that climbs out of the site.
-func bundleProblem(body []byte) string {
-	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+func bundleProblem(body io.ReaderAt, size int64) string {
+	zr, err := zip.NewReader(body, size)
 	if err != nil {
 		return "The body is not a valid zip archive."
 	}
@@ -115,9 +174,8 @@ func bundleProblem(body []byte) string {
 // storeBundle keeps the bytes (atomically on disk when there is a
 // StateDir) and records the deploy in the state. The file is written before
 // taking the lock, so a large upload does not stall other calls.
-func (s *Sandbox) storeBundle(p *project, body []byte, resp hostingDeployResponse) error {
-	tmp := ""
-	if s.opts.StateDir != "" {
+func (s *Sandbox) storeBundle(p *project, body []byte, tmp string, resp hostingDeployResponse) error {
+	if s.opts.StateDir != "" && tmp == "" {
 		var err error
 		if tmp, err = writeTemp(s.bundlePath(p.DeploymentName), body); err != nil {
 			return fmt.Errorf("sandbox: store bundle: %w", err)

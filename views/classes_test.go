@@ -20,7 +20,7 @@ func TestClassesChosenInGoAreBuilt(t *testing.T) {
 	}
 	states := []string{models.StateNone, models.StateConnecting, models.StateConnected, models.StateFailed, "unknown"}
 	steps := []string{"", models.StepQueued, models.StepCreating, models.StepAuthorizing, models.StepEnvironment, "unknown"}
-	deployStatuses := []string{models.DeployUploading, models.DeployLive, models.DeployFailed, "unknown"}
+	deployStatuses := []string{models.DeployUploading, models.DeployLive, models.DeployFailed, models.DeploySuperseded, "unknown"}
 
 	classes := map[string]string{} // class → where it comes from
 	add := func(from, list string) {
@@ -38,6 +38,7 @@ func TestClassesChosenInGoAreBuilt(t *testing.T) {
 	}
 	for _, s := range deployStatuses {
 		add("DeployItem.StatusClasses("+s+")", DeployItem{Status: s}.StatusClasses())
+		add("DeployItem.NoteClasses("+s+")", DeployItem{Status: s}.NoteClasses())
 	}
 	if len(classes) == 0 {
 		t.Fatal("no classes enumerated")

@@ -50,6 +50,14 @@ type DeployItem struct {
 	CanRollBack bool
 }
 
+// NoteClasses colour the deploy's message: an error, or why it was superseded.
+func (d DeployItem) NoteClasses() string {
+	if d.Status == models.DeploySuperseded {
+		return "mt-1 text-xs text-slate-500"
+	}
+	return "mt-1 text-xs text-red-700"
+}
+
 // When is the deploy's time for people.
 func (d DeployItem) When() string { return d.At.UTC().Format("2006-01-02 15:04 UTC") }
 
@@ -77,6 +85,8 @@ func (d DeployItem) StatusClasses() string {
 		return base + "bg-emerald-50 text-emerald-700 ring-emerald-600/20"
 	case models.DeployFailed:
 		return base + "bg-red-50 text-red-700 ring-red-600/20"
+	case models.DeploySuperseded:
+		return base + "bg-slate-50 text-slate-600 ring-slate-500/20"
 	}
 	return base + "bg-sky-50 text-sky-700 ring-sky-600/20"
 }
@@ -88,6 +98,8 @@ func (d DeployItem) Steps() []Step {
 		return []Step{{"Validated", "done"}, {"Uploaded", "done"}, {"Live", "done"}}
 	case models.DeployFailed:
 		return []Step{{"Validated", "done"}, {"Upload failed", "failed"}}
+	case models.DeploySuperseded:
+		return []Step{{"Validated", "done"}, {"Superseded by a newer deploy", "done"}}
 	}
 	return []Step{{"Validated", "done"}, {"Uploading to Convex hosting", "active"}, {"Live", "pending"}}
 }
