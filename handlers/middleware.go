@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"chefdeploy/config"
 	"chefdeploy/models"
@@ -117,6 +121,36 @@ func originOf(baseURL string) string {
 	scheme, rest, _ := strings.Cut(baseURL, "://")
 	host, _, _ := strings.Cut(rest, "/")
 	return scheme + "://" + host
+}
+
+// refuseBadBytes answers, before any handler or query runs, a request whose
+// path or query holds what no id, slug or filter can: invalid UTF-8 or a
+// control character (PostgreSQL refuses NUL and invalid UTF-8 in text, and
+// neither belongs in a name). A path is the 404 of a missing app; a query
+// is a 422 that says why. Form fields are checked by each form's Validate.
+func (s *Server) refuseBadBytes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !cleanText(r.URL.Path) {
+			s.renderError(w, r, models.ErrNotFound)
+			return
+		}
+		if r.URL.RawQuery != "" {
+			// Malformed escapes are dropped here as r.URL.Query drops them.
+			q, _ := url.ParseQuery(r.URL.RawQuery)
+			for k, vs := range q {
+				if !cleanText(k) || slices.ContainsFunc(vs, func(v string) bool { return !cleanText(v) }) {
+					s.renderError(w, r, models.Errorf(models.EINVALID, "The address contains characters that cannot be used (control characters or invalid UTF-8)."))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanText reports whether s is valid UTF-8 without control characters.
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // statusRecorder remembers the status a handler wrote.

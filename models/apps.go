@@ -37,15 +37,18 @@ type AppForm struct {
 
 // Validate returns a message per field that is wrong; empty when all is well.
 func (f *AppForm) Validate() map[string]string {
+	// Checked before white space is collapsed: a line separator is white space.
+	valid := ValidName(f.Name)
 	f.Name = strings.Join(strings.Fields(f.Name), " ")
 	errs := map[string]string{}
 	switch {
+	case !valid:
+		f.Name = WithoutUnusable(f.Name) // the form shows what it would accept
+		errs["name"] = UnusableMessage("name")
 	case f.Name == "":
 		errs["name"] = "Give your app a name."
 	case utf8.RuneCountInString(f.Name) > MaxAppNameLength:
 		errs["name"] = fmt.Sprintf("Keep the name to %d characters or fewer.", MaxAppNameLength)
-	case !utf8.ValidString(f.Name) || strings.ContainsFunc(f.Name, func(r rune) bool { return r < 32 || r == 127 }):
-		errs["name"] = "The name contains characters that cannot be used."
 	case slugify(f.Name) == "":
 		errs["name"] = "Use at least one letter or digit in the name."
 	}
@@ -86,13 +89,20 @@ func CreateApp(ctx context.Context, db sqlx.ExtContext, ownerID, name string) (A
 	return App{}, Errorf(ECONFLICT, "You have too many apps with this name.")
 }
 
+// slugShape is every slug CreateApp can make (and more); a ref of any other
+// shape cannot name an app.
+var slugShape = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
 // AppByRef finds one of the owner's apps by id or slug. Another user's app is
-// ErrNotFound, exactly like a missing one.
+// ErrNotFound, exactly like a missing one, and so is a ref that is neither a
+// UUID nor shaped like a slug, without asking the database.
 func AppByRef(ctx context.Context, db sqlx.ExtContext, ownerID, ref string) (App, error) {
 	var a App
 	var err error
 	if _, perr := uuid.Parse(ref); perr == nil {
 		err = sqlx.GetContext(ctx, db, &a, `SELECT `+appColumns+` FROM apps a WHERE a.id = $1 AND a.owner_id = $2`, ref, ownerID)
+	} else if len(ref) > 64 || !slugShape.MatchString(ref) {
+		return a, ErrNotFound
 	} else {
 		err = sqlx.GetContext(ctx, db, &a, `SELECT `+appColumns+` FROM apps a WHERE a.slug = $1 AND a.owner_id = $2`, ref, ownerID)
 	}
