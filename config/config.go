@@ -26,6 +26,7 @@ const (
 	DefaultSiteURLTemplate   = "https://{deployment}.convex.app"
 	DefaultConnectionTimeout = 15 * time.Second
 	DefaultMaxBundleBytes    = 100 << 20
+	DefaultMaxAppsPerUser    = 200
 
 	// SandboxPath is where the built-in sandbox is mounted.
 	SandboxPath = "/sandbox"
@@ -62,6 +63,8 @@ type Config struct {
 	DataDir string
 	// MaxBundleBytes bounds an uploaded site bundle (MAX_BUNDLE_BYTES).
 	MaxBundleBytes int64
+	// MaxAppsPerUser is how many apps one user may have (MAX_APPS_PER_USER).
+	MaxAppsPerUser int
 }
 
 // RedirectURL is the OAuth callback of CONTRACT §3.
@@ -122,6 +125,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, errors.New("MAX_BUNDLE_BYTES must be a positive number of bytes")
 		}
 		c.MaxBundleBytes = n
+	}
+
+	c.MaxAppsPerUser = DefaultMaxAppsPerUser
+	if raw := env("MAX_APPS_PER_USER", ""); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n <= 0 {
+			return nil, errors.New("MAX_APPS_PER_USER must be a positive number of apps")
+		}
+		c.MaxAppsPerUser = n
 	}
 
 	var generated *sandboxSecrets

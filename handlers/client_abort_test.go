@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,6 +39,67 @@ func TestClientGoneMidUploadIs499(t *testing.T) {
 	}
 
 	b.waitMetric(t, c, `chefdeploy_http_requests_total{code="499",method="POST",route="POST /apps/{id}/deploys"} 1`)
+	if logs := b.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Fatalf("a client that went away was logged as an error:\n%s", errorLines(logs))
+	}
+}
+
+// TestClientGoneMidCreateIs499 cancels a create while it waits in the
+// database (the test holds the user's row, which creates take turns on):
+// the request is counted as 499 and nothing is logged at ERROR.
+func TestClientGoneMidCreateIs499(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	tx, err := b.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`SELECT 1 FROM users WHERE email = 'ada@example.com' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", b.app.URL+"/apps", strings.NewReader(url.Values{"name": {"Abandoned"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	done := make(chan error, 1)
+	go func() {
+		res, err := c.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for waiting := 0; waiting == 0; {
+		if err := b.db.Get(&waiting, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the create never waited for the user's row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the client's request ended with %v, want context.Canceled", err)
+	}
+
+	b.waitMetric(t, c, `chefdeploy_http_requests_total{code="499",method="POST",route="POST /apps"} 1`)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	var apps int
+	if err := b.db.Get(&apps, `SELECT count(*) FROM apps`); err != nil {
+		t.Fatal(err)
+	}
+	if apps != 0 {
+		t.Errorf("the abandoned create made %d apps", apps)
+	}
 	if logs := b.logs.String(); strings.Contains(logs, "level=ERROR") {
 		t.Fatalf("a client that went away was logged as an error:\n%s", errorLines(logs))
 	}

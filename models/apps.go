@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
@@ -67,16 +68,43 @@ func slugify(name string) string {
 	return s
 }
 
-// CreateApp stores a new app with a slug unique among its owner's apps.
-func CreateApp(ctx context.Context, db sqlx.ExtContext, ownerID, name string) (App, error) {
+// slugSuffixTries is how many random suffixes CreateApp tries when the
+// name's own slug is taken; with 36^6 suffixes, a second try is already rare.
+const slugSuffixTries = 5
+
+// CreateApp stores a new app with a slug unique among its owner's apps, as
+// long as the owner has fewer than maxApps (no limit when maxApps <= 0).
+// The slug is the name's, or, when that is taken, the name's with a short
+// random suffix ("tic-tac-toe-k3x9q2"): a few inserts at most, however many
+// apps share the name. The owner's creates take turns on their user row, so
+// the limit holds across replicas and concurrent requests.
+func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string, maxApps int) (App, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return App{}, err
+	}
+	defer tx.Rollback()
+	// Two statements: a count in the locking statement would read the
+	// snapshot from before the lock was granted, missing the apps of the
+	// create that held it.
+	if err := oneRow(tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, ownerID)); err != nil {
+		return App{}, err
+	}
+	var count int
+	if err := tx.GetContext(ctx, &count, `SELECT count(*) FROM apps WHERE owner_id = $1`, ownerID); err != nil {
+		return App{}, err
+	}
+	if maxApps > 0 && count >= maxApps {
+		return App{}, Errorf(EINVALID, "You have %d apps, the most one account may have. Delete an app you no longer need to make room for a new one.", count)
+	}
 	base := slugify(name)
-	for n := 1; n <= 1000; n++ {
-		slug := base
-		if n > 1 {
-			slug = fmt.Sprintf("%s-%d", base, n)
+	slug := base
+	for try := 0; try <= slugSuffixTries; try++ {
+		if try > 0 {
+			slug = base + "-" + randomSuffix()
 		}
 		var a App
-		err := sqlx.GetContext(ctx, db, &a, `
+		err := tx.GetContext(ctx, &a, `
 			INSERT INTO apps (owner_id, slug, name) VALUES ($1, $2, $3)
 			ON CONFLICT (owner_id, slug) DO NOTHING
 			RETURNING id, owner_id, slug, name, last_deployed_at, created_at, updated_at`,
@@ -84,9 +112,22 @@ func CreateApp(ctx context.Context, db sqlx.ExtContext, ownerID, name string) (A
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
-		return a, err
+		if err != nil {
+			return App{}, err
+		}
+		return a, tx.Commit()
 	}
-	return App{}, Errorf(ECONFLICT, "You have too many apps with this name.")
+	return App{}, fmt.Errorf("no free slug for %q after %d random suffixes", base, slugSuffixTries)
+}
+
+// randomSuffix is six random lowercase letters and digits.
+func randomSuffix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
 }
 
 // slugShape is every slug CreateApp can make (and more); a ref of any other
