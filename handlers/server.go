@@ -65,6 +65,8 @@ type Server struct {
 	sessions    *models.SessionCache
 	// sidMemo remembers what session cookies decode to.
 	sidMemo *cookieMemo
+	// creating lets each user's app creates through one at a time.
+	creating turns
 }
 
 // New builds the server from its dependencies.

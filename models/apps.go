@@ -79,6 +79,17 @@ const slugSuffixTries = 5
 // apps share the name. The owner's creates take turns on their user row, so
 // the limit holds across replicas and concurrent requests.
 func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string, maxApps int) (App, error) {
+	// A user at the limit is told so without queueing for the lock: a flood
+	// of creates past it costs one count each.
+	if maxApps > 0 {
+		var count int
+		if err := db.GetContext(ctx, &count, `SELECT count(*) FROM apps WHERE owner_id = $1`, ownerID); err != nil {
+			return App{}, err
+		}
+		if count >= maxApps {
+			return App{}, appLimitReached(count)
+		}
+	}
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return App{}, err
@@ -95,7 +106,7 @@ func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string, maxApps i
 		return App{}, err
 	}
 	if maxApps > 0 && count >= maxApps {
-		return App{}, Errorf(EINVALID, "You have %d apps, the most one account may have. Delete an app you no longer need to make room for a new one.", count)
+		return App{}, appLimitReached(count)
 	}
 	base := slugify(name)
 	slug := base
@@ -118,6 +129,11 @@ func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string, maxApps i
 		return a, tx.Commit()
 	}
 	return App{}, fmt.Errorf("no free slug for %q after %d random suffixes", base, slugSuffixTries)
+}
+
+// appLimitReached is the refusal of a create by a user with count apps.
+func appLimitReached(count int) error {
+	return Errorf(EINVALID, "You have %d apps, the most one account may have. Delete an app you no longer need to make room for a new one.", count)
 }
 
 // randomSuffix is six random lowercase letters and digits.
