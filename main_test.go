@@ -232,7 +232,7 @@ func TestCredentialsReseal(t *testing.T) {
 	models.SetUserToken(ctx, db, u.ID, userToken)
 	sessionToken, _ := oldRing.SealString("team:acme|session-token", models.SessionTokenPurpose(models.HashSessionID("sid")))
 	models.CreateSession(ctx, db, "sid", u.ID, sessionToken)
-	app, _ := models.CreateApp(ctx, db, u.ID, "App")
+	app, _ := models.CreateApp(ctx, db, u.ID, "App", 0)
 	tx, _ := db.BeginTxx(ctx, nil)
 	c, _, _, _ := models.BeginConnect(ctx, tx, app.ID, "acme", time.Minute)
 	tx.Commit()

@@ -103,6 +103,7 @@ const (
 	ReasonUnsupportedCompression = "unsupported_compression"
 	ReasonCorrupt                = "corrupt"
 	ReasonNoIndex                = "no_index"
+	ReasonPrivateFile            = "private_file"
 )
 
 // Error says, in words a person can act on, what is wrong with a bundle.

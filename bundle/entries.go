@@ -33,6 +33,9 @@ func (v *validator) checkEntries() *Error {
 		if err := checkName(e.Name, l.MaxPathLength); err != nil {
 			return err
 		}
+		if err := checkPrivate(e.Name, e.path); err != nil {
+			return err
+		}
 		if err := checkType(e); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -26,6 +27,7 @@ var reasons = []string{
 	ReasonTooBig, ReasonNotZip, ReasonTooManyFiles, ReasonTooBigUncompressed, ReasonZipBomb,
 	ReasonAbsolutePath, ReasonParentPath, ReasonBadPath, ReasonSymlink, ReasonSpecialFile,
 	ReasonDuplicate, ReasonEncrypted, ReasonUnsupportedCompression, ReasonCorrupt, ReasonNoIndex,
+	ReasonPrivateFile,
 }
 
 func FuzzValidate(f *testing.F) {
@@ -78,10 +80,15 @@ func checkAccepted(t *testing.T, z []byte, m Manifest, l Limits) {
 			t.Fatalf("accepted non-local path %q", name)
 		case len(name) > l.MaxPathLength:
 			t.Fatalf("accepted a %d-byte path", len(name))
+		case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
+			t.Fatalf("accepted a name with a control character or invalid UTF-8: %q", name)
 		}
 		for _, elem := range strings.Split(strings.TrimSuffix(name, "/"), "/") {
 			if elem == ".." || elem == "." || elem == "" {
 				t.Fatalf("accepted path %q", name)
+			}
+			if strings.HasPrefix(elem, ".env") || elem == ".git" || elem == ".DS_Store" || strings.HasPrefix(elem, "._") {
+				t.Fatalf("accepted private file %q", name)
 			}
 		}
 		mode := f.Mode()

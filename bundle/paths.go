@@ -103,3 +103,42 @@ func (t siteTree) add(p string, dir bool) *Error {
 	}
 	return nil
 }
+
+// privateNames are folder or file names that a site never needs and that
+// leak something when served, each with why. Everything in a bundle is
+// served publicly, so they are refused wherever they appear in a path.
+// (".well-known/" and other dot-names are fine: only these are refused.)
+var privateNames = map[string]string{
+	".git":      "it is a Git repository's data (history, remotes and sometimes credentials)",
+	".svn":      "it is a Subversion working copy's data",
+	".hg":       "it is a Mercurial repository's data",
+	".ssh":      "it holds SSH keys",
+	".aws":      "it holds AWS credentials",
+	".npmrc":    "it often holds a package registry token",
+	".netrc":    "it holds passwords",
+	".htpasswd": "it holds password hashes",
+	".DS_Store": "it is macOS folder metadata that lists the folder's files",
+	"__MACOSX":  "it is macOS metadata added by the zip tool",
+	"Thumbs.db": "it is a Windows thumbnail cache",
+}
+
+// checkPrivate refuses an entry whose path names a file or folder that would
+// leak something if it went live: environment files (.env, .env.local, …),
+// version-control data, credentials and operating-system metadata. p is the
+// path without a folder's trailing "/"; name is the raw name, for messages.
+func checkPrivate(name, p string) *Error {
+	for _, elem := range strings.Split(p, "/") {
+		why, private := privateNames[elem]
+		switch {
+		case private:
+		case strings.HasPrefix(elem, ".env"):
+			why = "environment files usually hold secrets"
+		case strings.HasPrefix(elem, "._"):
+			why = "it is macOS metadata (an AppleDouble file)"
+		default:
+			continue
+		}
+		return refuse(ReasonPrivateFile, "The bundle holds %s, which would be served publicly: %s. Leave %s out of the zip (the contents of your built site's dist/ folder).", displayName(name), why, displayName(elem))
+	}
+	return nil
+}

@@ -41,6 +41,9 @@ func TestValidateAcceptsGoodSites(t *testing.T) {
 			return b.bytes()
 		}(), 2},
 		{"file names in other scripts", newZip(t).file("index.html", indexHTML).file("ファイル/日本語.html", "x").file("café.html", "x").bytes(), 3},
+		{".well-known and names that only look private", newZip(t).file("index.html", indexHTML).
+			dir(".well-known/").file(".well-known/security.txt", "Contact: x").file(".well-known/apple-app-site-association", "{}").
+			file("environment.js", "x").file("assets/env.js", "x").file("git/config.html", "x").file("docs/.gitbook.html", "x").bytes(), 7},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,6 +128,25 @@ func badCases() []badCase {
 		{name: "parent with backslash", zip: named(`..\evil.js`), reason: ReasonParentPath, shows: `"..\evil.js"`},
 		{name: "backslash", zip: named(`assets\app.js`), reason: ReasonBadPath, shows: `"assets\app.js"`},
 		{name: "NUL", zip: named("index.html\x00.png"), reason: ReasonBadPath, shows: `"index.html.png"`},
+		{name: "NUL in a folder", zip: named("assets\x00/app2.js"), reason: ReasonBadPath, shows: `"assets/app2.js"`},
+		{name: "DEL", zip: named("a\x7fb.js"), reason: ReasonBadPath, shows: `"ab.js"`},
+
+		{name: ".env", zip: named(".env"), reason: ReasonPrivateFile, shows: `".env"`},
+		{name: ".env.local", zip: named(".env.local"), reason: ReasonPrivateFile, shows: `".env.local"`},
+		{name: ".env.production in a folder", zip: named("config/.env.production"), reason: ReasonPrivateFile, shows: `"config/.env.production"`},
+		{name: ".git/config", zip: named(".git/config"), reason: ReasonPrivateFile, shows: `".git/config"`},
+		{name: ".git folder entry", zip: func(t testing.TB) []byte { return site(t).dir(".git/").bytes() }, reason: ReasonPrivateFile, shows: `".git/"`},
+		{name: ".git deeper", zip: named("vendor/lib/.git/HEAD"), reason: ReasonPrivateFile, shows: `"vendor/lib/.git/HEAD"`},
+		{name: ".git file (a worktree pointer)", zip: named("sub/.git"), reason: ReasonPrivateFile, shows: `"sub/.git"`},
+		{name: ".DS_Store", zip: named(".DS_Store"), reason: ReasonPrivateFile, shows: `".DS_Store"`},
+		{name: ".DS_Store in a folder", zip: named("assets/.DS_Store"), reason: ReasonPrivateFile, shows: `"assets/.DS_Store"`},
+		{name: "AppleDouble", zip: named("assets/._app.js"), reason: ReasonPrivateFile, shows: `"assets/._app.js"`},
+		{name: "__MACOSX", zip: named("__MACOSX/index.html"), reason: ReasonPrivateFile, shows: `"__MACOSX/index.html"`},
+		{name: "Thumbs.db", zip: named("img/Thumbs.db"), reason: ReasonPrivateFile, shows: `"img/Thumbs.db"`},
+		{name: ".npmrc", zip: named(".npmrc"), reason: ReasonPrivateFile, shows: `".npmrc"`},
+		{name: ".htpasswd", zip: named("admin/.htpasswd"), reason: ReasonPrivateFile, shows: `"admin/.htpasswd"`},
+		{name: ".svn", zip: named(".svn/entries"), reason: ReasonPrivateFile, shows: `".svn/entries"`},
+		{name: ".ssh key", zip: named(".ssh/id_ed25519"), reason: ReasonPrivateFile, shows: `".ssh/id_ed25519"`},
 		{name: "newline", zip: named("a\nb.js"), reason: ReasonBadPath, shows: `"ab.js"`},
 		{name: "invalid UTF-8", zip: named("caf\xe9.js"), reason: ReasonBadPath, shows: "\"caf\uFFFD.js\""},
 		{name: "empty element", zip: named("assets//app.js"), reason: ReasonBadPath, shows: `"assets//app.js"`},

@@ -33,6 +33,7 @@ const (
 	DefaultUploadTempMaxBytes = 1 << 30
 	DefaultUploadMinRate      = 16 << 10
 	DefaultUploadRateWindow   = 10 * time.Second
+	DefaultMaxAppsPerUser     = 200
 
 	// SandboxPath is where the built-in sandbox is mounted.
 	SandboxPath = "/sandbox"
@@ -82,6 +83,8 @@ type Config struct {
 	// (UPLOAD_RATE_WINDOW).
 	UploadMinRate    int64
 	UploadRateWindow time.Duration
+	// MaxAppsPerUser is how many apps one user may have (MAX_APPS_PER_USER).
+	MaxAppsPerUser int
 }
 
 // RedirectURL is the OAuth callback of CONTRACT §3.
@@ -171,6 +174,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.UploadTempDir = env("UPLOAD_TEMP_DIR", os.TempDir())
 	if fi, err := os.Stat(c.UploadTempDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("UPLOAD_TEMP_DIR %q is not a directory", c.UploadTempDir)
+	}
+
+	c.MaxAppsPerUser = DefaultMaxAppsPerUser
+	if raw := env("MAX_APPS_PER_USER", ""); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n <= 0 {
+			return nil, errors.New("MAX_APPS_PER_USER must be a positive number of apps")
+		}
+		c.MaxAppsPerUser = n
 	}
 
 	var generated *sandboxSecrets

@@ -44,6 +44,9 @@ func TestProductionDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, c[0], c[1])
 		}
 	}
+	if cfg.MaxAppsPerUser != 200 {
+		t.Errorf("MaxAppsPerUser = %d, want 200", cfg.MaxAppsPerUser)
+	}
 	if cfg.Sandbox || cfg.ConnectionDeadline != 15*time.Second || cfg.SecureCookies() {
 		t.Errorf("sandbox=%v deadline=%v secure=%v", cfg.Sandbox, cfg.ConnectionDeadline, cfg.SecureCookies())
 	}
@@ -67,6 +70,8 @@ func TestMissingOrBadSettingIsNamed(t *testing.T) {
 		"bad provision host": {map[string]string{"PROVISION_HOST": "ftp://x"}, "PROVISION_HOST"},
 		"bad addr":           {map[string]string{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
 		"bad site template":  {map[string]string{"CONVEX_SITE_URL_TEMPLATE": "https://x.app"}, "CONVEX_SITE_URL_TEMPLATE"},
+		"bad app limit":      {map[string]string{"MAX_APPS_PER_USER": "lots"}, "MAX_APPS_PER_USER"},
+		"zero app limit":     {map[string]string{"MAX_APPS_PER_USER": "0"}, "MAX_APPS_PER_USER"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -18,7 +18,17 @@ func (s *Server) appCreate(w http.ResponseWriter, r *http.Request) {
 		s.renderDashboard(w, r, sess, http.StatusUnprocessableEntity, views.NewAppForm{Name: form.Name, Errors: errs}, "")
 		return
 	}
-	app, err := models.CreateApp(r.Context(), s.db, sess.UserID, form.Name)
+	done, err := s.creating.take(r.Context(), sess.UserID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	defer done()
+	app, err := models.CreateApp(r.Context(), s.db, sess.UserID, form.Name, s.cfg.MaxAppsPerUser)
+	if models.ErrorCode(err) == models.EINVALID { // the user's app limit
+		s.renderDashboard(w, r, sess, http.StatusUnprocessableEntity, views.NewAppForm{Name: form.Name, Errors: map[string]string{"name": models.ErrorMessage(err)}}, "")
+		return
+	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return

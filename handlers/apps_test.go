@@ -19,7 +19,7 @@ func TestCreateAppValidates(t *testing.T) {
 		"empty":       {"   ", "Give your app a name."},
 		"too long":    {strings.Repeat("x", 61), "Keep the name to 60 characters or fewer."},
 		"no letters":  {"!!!", "Use at least one letter or digit in the name."},
-		"control chr": {"bad\x00name", "The name contains characters that cannot be used."},
+		"control chr": {"bad\x00name", "The name contains characters that cannot be used"},
 	}
 	for name, tc := range cases {
 		res := webtest.Do(t, c, "POST", b.app.URL+"/apps", url.Values{"name": {tc.name}})
@@ -37,8 +37,12 @@ func TestCreateAppValidates(t *testing.T) {
 
 	first := b.createApp(t, c, "Tic Tac Toe")
 	second := b.createApp(t, c, "Tic-Tac-Toe!")
-	bySlug := webtest.Do(t, c, "GET", b.app.URL+"/apps/tic-tac-toe-2", nil)
-	if first == second || !strings.Contains(bySlug.Body, `data-app-id="`+second+`"`) {
+	var slug string
+	if err := b.db.Get(&slug, `SELECT slug FROM apps WHERE id = $1`, second); err != nil {
+		t.Fatal(err)
+	}
+	bySlug := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+slug, nil)
+	if first == second || !strings.HasPrefix(slug, "tic-tac-toe-") || !strings.Contains(bySlug.Body, `data-app-id="`+second+`"`) {
 		t.Fatal("slugs must be unique per user and open the app")
 	}
 }

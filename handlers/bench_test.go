@@ -258,7 +258,7 @@ func seedFleet(tb testing.TB, b *bundle) []poller {
 // seedConnectedApp stores an app whose connection finished, as the worker
 // leaves it.
 func seedConnectedApp(ctx context.Context, b *bundle, ownerID, team, name string) (string, error) {
-	app, err := models.CreateApp(ctx, b.db, ownerID, name)
+	app, err := models.CreateApp(ctx, b.db, ownerID, name, 0)
 	if err != nil {
 		return "", err
 	}

@@ -231,6 +231,9 @@ func TestDeployRefusesBadBundlesAndSendsNothing(t *testing.T) {
 		"absolute path": {siteZip(t, map[string]string{"index.html": "x", "/etc/evil": "x"}), "refused"},
 		"symlink":       {symlink, "refused"},
 		"zip bomb":      {bomb, "refused"},
+		".env":          {siteZip(t, map[string]string{"index.html": "x", ".env": "SECRET=1"}), ".env"},
+		".git/config":   {siteZip(t, map[string]string{"index.html": "x", ".git/config": "[core]"}), ".git/config"},
+		"NUL in a name": {siteZip(t, map[string]string{"index.html": "x", "a\x00.js": "x"}), "control character"},
 	}
 	for name, tc := range cases {
 		res := b.upload(t, c, id, tc.zip)

@@ -8,6 +8,11 @@ import (
 	"chefdeploy/views"
 )
 
+// StatusClientClosedRequest is nginx's status for a request whose client
+// went away before the answer: it closed the connection mid-body, or its
+// context was cancelled while the server worked.
+const StatusClientClosedRequest = 499
+
 var errorStatus = map[string]int{
 	models.ENOTFOUND:     http.StatusNotFound,
 	models.EINVALID:      http.StatusUnprocessableEntity,
@@ -37,6 +42,13 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	status, ok := errorStatus[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if status >= 500 && clientGone(r) {
+		// Nobody is left to read an answer, and it is not the server's fault:
+		// counted as 499, as nginx does, so it stays out of the 5xx figures.
+		s.log.Info("client closed the request", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", err)
+		w.WriteHeader(StatusClientClosedRequest)
+		return
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", err)

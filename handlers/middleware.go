@@ -6,12 +6,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"chefdeploy/config"
 	"chefdeploy/models"
@@ -22,6 +28,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	sessionKey
+	bodyKey
 )
 
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -119,6 +126,36 @@ func originOf(baseURL string) string {
 	return scheme + "://" + host
 }
 
+// refuseBadBytes answers, before any handler or query runs, a request whose
+// path or query holds what no id, slug or filter can: invalid UTF-8 or a
+// control character (PostgreSQL refuses NUL and invalid UTF-8 in text, and
+// neither belongs in a name). A path is the 404 of a missing app; a query
+// is a 422 that says why. Form fields are checked by each form's Validate.
+func (s *Server) refuseBadBytes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !cleanText(r.URL.Path) {
+			s.renderError(w, r, models.ErrNotFound)
+			return
+		}
+		if r.URL.RawQuery != "" {
+			// Malformed escapes are dropped here as r.URL.Query drops them.
+			q, _ := url.ParseQuery(r.URL.RawQuery)
+			for k, vs := range q {
+				if !cleanText(k) || slices.ContainsFunc(vs, func(v string) bool { return !cleanText(v) }) {
+					s.renderError(w, r, models.Errorf(models.EINVALID, "The address contains characters that cannot be used (control characters or invalid UTF-8)."))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanText reports whether s is valid UTF-8 without control characters.
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
 // statusRecorder remembers the status a handler wrote.
 type statusRecorder struct {
 	http.ResponseWriter
@@ -149,6 +186,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			body := &clientBody{ReadCloser: r.Body}
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey, body))
+			r.Body = body
+		}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
@@ -175,6 +217,33 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			slog.Duration("duration", elapsed),
 		)
 	})
+}
+
+// clientBody is a request body that remembers why reading it failed, so an
+// error it caused can be told from the server's own.
+type clientBody struct {
+	io.ReadCloser
+	err error // the first read error other than io.EOF
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// clientGone reports whether r's client went away: its body ended early
+// (the connection closed mid-upload: "unexpected EOF", a reset), or its
+// context was cancelled, which net/http does when the connection closes.
+// A read that timed out is the server's deadline, not the client leaving.
+func clientGone(r *http.Request) bool {
+	if b, _ := r.Context().Value(bodyKey).(*clientBody); b != nil && b.err != nil {
+		var ne net.Error
+		return !(errors.As(b.err, &ne) && ne.Timeout())
+	}
+	return errors.Is(r.Context().Err(), context.Canceled)
 }
 
 // loadSession puts the signed-in session, if any, into the request context.

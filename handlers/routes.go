@@ -57,6 +57,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("/", s.noRoute(mux))
 
 	var h http.Handler = mux
+	h = s.refuseBadBytes(h)   // 404 / 422 for invalid UTF-8 and controls in the path / query
 	h = s.observe(h)          // metrics and the access log, by route pattern
 	h = s.loadSession(h)      // the signed-in user, if any
 	h = s.crossOriginGuard(h) // refuses cross-origin POSTs

@@ -67,6 +67,8 @@ type Server struct {
 	sidMemo *cookieMemo
 	// uploads bounds the deploy uploads in flight.
 	uploads *uploadGate
+	// creating lets each user's app creates through one at a time.
+	creating turns
 }
 
 // New builds the server from its dependencies.

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"chefdeploy/models"
 	"chefdeploy/views"
@@ -40,12 +38,12 @@ func (s *Server) settingsTokenCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	name := strings.Join(strings.Fields(r.PostFormValue("name")), " ")
-	if name == "" || utf8.RuneCountInString(name) > 60 || !utf8.ValidString(name) {
-		s.renderSettings(w, r, sess, http.StatusUnprocessableEntity, views.SettingsView{FormError: "Name the token (up to 60 characters), e.g. after what will use it."})
+	form := models.APITokenForm{Name: r.PostFormValue("name")}
+	if errs := form.Validate(); len(errs) > 0 {
+		s.renderSettings(w, r, sess, http.StatusUnprocessableEntity, views.SettingsView{FormError: errs["name"]})
 		return
 	}
-	token, _, err := models.CreateAPIToken(r.Context(), s.db, sess.UserID, name)
+	token, _, err := models.CreateAPIToken(r.Context(), s.db, sess.UserID, form.Name)
 	if err != nil {
 		s.renderError(w, r, err)
 		return

@@ -106,7 +106,12 @@ func (s *Server) supportFail(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	note := truncate(collapseSpaces(r.PostFormValue("note")), 300)
+	note := r.PostFormValue("note")
+	if !models.ValidName(note) {
+		s.renderSupportApp(w, r, http.StatusUnprocessableEntity, "", models.UnusableMessage("note"), false)
+		return
+	}
+	note = truncate(collapseSpaces(note), 300)
 	if note == "" {
 		s.renderSupportApp(w, r, http.StatusUnprocessableEntity, "", "Write a note: the owner reads it as the reason.", false)
 		return

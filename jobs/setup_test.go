@@ -114,7 +114,7 @@ func setup(t *testing.T) *fixture {
 	if err := models.SetUserToken(ctx, db, user.ID, sealed); err != nil {
 		t.Fatal(err)
 	}
-	app, err := models.CreateApp(ctx, db, user.ID, "Recipe Box")
+	app, err := models.CreateApp(ctx, db, user.ID, "Recipe Box", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func TestSweepFailsExpiredOnce(t *testing.T) {
 	f := setup(t)
 	f.start(t, sandbox.TeamAcme)
 	f.expire(t)
-	other, err := models.CreateApp(t.Context(), f.db, f.user.ID, "In Time")
+	other, err := models.CreateApp(t.Context(), f.db, f.user.ID, "In Time", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,10 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -26,6 +28,28 @@ type APIToken struct {
 	CreatedAt  time.Time    `db:"created_at"`
 	LastUsedAt sql.NullTime `db:"last_used_at"`
 	RevokedAt  sql.NullTime `db:"revoked_at"`
+}
+
+// MaxAPITokenNameLength bounds the name a user gives a token.
+const MaxAPITokenNameLength = 60
+
+// APITokenForm is the form that makes an API token.
+type APITokenForm struct {
+	Name string
+}
+
+// Validate returns a message per field that is wrong; empty when all is well.
+func (f *APITokenForm) Validate() map[string]string {
+	valid := ValidName(f.Name)
+	f.Name = strings.Join(strings.Fields(f.Name), " ")
+	errs := map[string]string{}
+	switch {
+	case !valid:
+		errs["name"] = UnusableMessage("name")
+	case f.Name == "" || utf8.RuneCountInString(f.Name) > MaxAPITokenNameLength:
+		errs["name"] = fmt.Sprintf("Name the token (up to %d characters), e.g. after what will use it.", MaxAPITokenNameLength)
+	}
+	return errs
 }
 
 func hashAPIToken(token string) []byte {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
@@ -37,15 +38,18 @@ type AppForm struct {
 
 // Validate returns a message per field that is wrong; empty when all is well.
 func (f *AppForm) Validate() map[string]string {
+	// Checked before white space is collapsed: a line separator is white space.
+	valid := ValidName(f.Name)
 	f.Name = strings.Join(strings.Fields(f.Name), " ")
 	errs := map[string]string{}
 	switch {
+	case !valid:
+		f.Name = WithoutUnusable(f.Name) // the form shows what it would accept
+		errs["name"] = UnusableMessage("name")
 	case f.Name == "":
 		errs["name"] = "Give your app a name."
 	case utf8.RuneCountInString(f.Name) > MaxAppNameLength:
 		errs["name"] = fmt.Sprintf("Keep the name to %d characters or fewer.", MaxAppNameLength)
-	case !utf8.ValidString(f.Name) || strings.ContainsFunc(f.Name, func(r rune) bool { return r < 32 || r == 127 }):
-		errs["name"] = "The name contains characters that cannot be used."
 	case slugify(f.Name) == "":
 		errs["name"] = "Use at least one letter or digit in the name."
 	}
@@ -64,11 +68,44 @@ func slugify(name string) string {
 	return s
 }
 
-// CreateApp stores a new app with a slug unique among its owner's apps and
-// records app_created, in one transaction.
-func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string) (App, error) {
+// slugSuffixTries is how many random suffixes CreateApp tries when the
+// name's own slug is taken; with 36^6 suffixes, a second try is already rare.
+const slugSuffixTries = 5
+
+// CreateApp stores a new app with a slug unique among its owner's apps, as
+// long as the owner has fewer than maxApps (no limit when maxApps <= 0), and
+// records app_created, in one transaction. The slug is the name's, or, when
+// that is taken, the name's with a short random suffix
+// ("tic-tac-toe-k3x9q2"): a few inserts at most, however many apps share the
+// name. The owner's creates take turns on their user row, so the limit holds
+// across replicas and concurrent requests.
+func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string, maxApps int) (App, error) {
+	// A user at the limit is told so without queueing for the lock: a flood
+	// of creates past it costs one count each.
+	if maxApps > 0 {
+		var count int
+		if err := db.GetContext(ctx, &count, `SELECT count(*) FROM apps WHERE owner_id = $1`, ownerID); err != nil {
+			return App{}, err
+		}
+		if count >= maxApps {
+			return App{}, appLimitReached(count)
+		}
+	}
 	var a App
 	err := InTx(ctx, db, func(tx *sqlx.Tx) error {
+		// Two statements: a count in the locking statement would read the
+		// snapshot from before the lock was granted, missing the apps of the
+		// create that held it.
+		if err := oneRow(tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, ownerID)); err != nil {
+			return err
+		}
+		var count int
+		if err := tx.GetContext(ctx, &count, `SELECT count(*) FROM apps WHERE owner_id = $1`, ownerID); err != nil {
+			return err
+		}
+		if maxApps > 0 && count >= maxApps {
+			return appLimitReached(count)
+		}
 		var err error
 		if a, err = insertApp(ctx, tx, ownerID, name); err != nil {
 			return err
@@ -80,13 +117,13 @@ func CreateApp(ctx context.Context, db *sqlx.DB, ownerID, name string) (App, err
 
 func insertApp(ctx context.Context, tx *sqlx.Tx, ownerID, name string) (App, error) {
 	base := slugify(name)
-	for n := 1; n <= 1000; n++ {
-		slug := base
-		if n > 1 {
-			slug = fmt.Sprintf("%s-%d", base, n)
+	slug := base
+	for try := 0; try <= slugSuffixTries; try++ {
+		if try > 0 {
+			slug = base + "-" + randomSuffix()
 		}
 		var a App
-		err := sqlx.GetContext(ctx, tx, &a, `
+		err := tx.GetContext(ctx, &a, `
 			INSERT INTO apps (owner_id, slug, name) VALUES ($1, $2, $3)
 			ON CONFLICT (owner_id, slug) DO NOTHING
 			RETURNING id, owner_id, slug, name, last_deployed_at, created_at, updated_at`,
@@ -96,16 +133,38 @@ func insertApp(ctx context.Context, tx *sqlx.Tx, ownerID, name string) (App, err
 		}
 		return a, err
 	}
-	return App{}, Errorf(ECONFLICT, "You have too many apps with this name.")
+	return App{}, fmt.Errorf("no free slug for %q after %d random suffixes", base, slugSuffixTries)
 }
 
+// appLimitReached is the refusal of a create by a user with count apps.
+func appLimitReached(count int) error {
+	return Errorf(EINVALID, "You have %d apps, the most one account may have. Delete an app you no longer need to make room for a new one.", count)
+}
+
+// randomSuffix is six random lowercase letters and digits.
+func randomSuffix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// slugShape is every slug CreateApp can make (and more); a ref of any other
+// shape cannot name an app.
+var slugShape = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
 // AppByRef finds one of the owner's apps by id or slug. Another user's app is
-// ErrNotFound, exactly like a missing one.
+// ErrNotFound, exactly like a missing one, and so is a ref that is neither a
+// UUID nor shaped like a slug, without asking the database.
 func AppByRef(ctx context.Context, db sqlx.ExtContext, ownerID, ref string) (App, error) {
 	var a App
 	var err error
 	if _, perr := uuid.Parse(ref); perr == nil {
 		err = sqlx.GetContext(ctx, db, &a, `SELECT `+appColumns+` FROM apps a WHERE a.id = $1 AND a.owner_id = $2`, ref, ownerID)
+	} else if len(ref) > 64 || !slugShape.MatchString(ref) {
+		return a, ErrNotFound
 	} else {
 		err = sqlx.GetContext(ctx, db, &a, `SELECT `+appColumns+` FROM apps a WHERE a.slug = $1 AND a.owner_id = $2`, ref, ownerID)
 	}

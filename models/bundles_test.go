@@ -47,7 +47,7 @@ func TestPruneBundlesSparesInFlightAndLiveDeploys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := models.CreateApp(ctx, db, u.ID, "App")
+	app, err := models.CreateApp(ctx, db, u.ID, "App", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

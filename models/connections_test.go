@@ -36,7 +36,7 @@ func TestBeginConnectSupersedesAnExpiredAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := models.CreateApp(ctx, db, u.ID, "App")
+	app, err := models.CreateApp(ctx, db, u.ID, "App", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestFailConnectionAnyAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := models.CreateApp(ctx, db, u.ID, "App")
+	app, err := models.CreateApp(ctx, db, u.ID, "App", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

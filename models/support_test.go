@@ -195,7 +195,7 @@ func TestSupportCopiesFollowChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := models.CreateApp(ctx, db, u.ID, "Tic Tac Toe")
+	app, err := models.CreateApp(ctx, db, u.ID, "Tic Tac Toe", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
