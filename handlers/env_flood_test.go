@@ -163,7 +163,7 @@ type discard struct{}
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // openFDs counts the test process's open files; the product runs in it.
-func openFDs(t *testing.T) int {
+func openFDs(t testing.TB) int {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Errorf("reading /proc/self/fd: %v", err)
@@ -173,7 +173,7 @@ func openFDs(t *testing.T) int {
 }
 
 // procStatusKiB reads a "Vm…: N kB" line of /proc/self/status.
-func procStatusKiB(t *testing.T, field string) int64 {
+func procStatusKiB(t testing.TB, field string) int64 {
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		t.Errorf("reading /proc/self/status: %v", err)
