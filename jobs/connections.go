@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,6 +81,11 @@ func (cs *Connections) Step(ctx context.Context, db sqlx.ExtContext, appID strin
 // and marks the attempt's project in use.
 func (cs *Connections) Complete(ctx context.Context, work models.ConnectionWork, project models.ConnectedProject, projectAttemptID int64) error {
 	return cs.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := models.LockApp(ctx, tx, work.AppID); errors.Is(err, models.ErrNotFound) {
+			return models.ErrStale
+		} else if err != nil {
+			return err
+		}
 		if err := models.CompleteConnection(ctx, tx, work.AppID, work.Attempt, project); err != nil {
 			return err
 		}

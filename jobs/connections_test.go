@@ -181,3 +181,43 @@ func TestCompleteStaleAttempt(t *testing.T) {
 		t.Fatalf("connect_succeeded events = %d, want 0", n)
 	}
 }
+
+// Transitions that race on one app take its locks in one order (the app's
+// row, then its connection's), so none of them dies in a deadlock: a Fail or
+// a Disconnect racing a new Connect either wins or finds itself stale.
+func TestRacingTransitionsNeverDeadlock(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	for i := range 40 {
+		c := f.start(t, sandbox.TeamAcme)
+		if _, err := f.db.Exec(`UPDATE connections SET deadline_at = now() - interval '1 second' WHERE app_id = $1`, f.app.ID); err != nil {
+			t.Fatal(err)
+		}
+		var other func() error
+		if i%2 == 0 {
+			other = func() error {
+				return f.conns.Fail(t.Context(), Failure{AppID: f.app.ID, Attempt: c.Attempt, Message: models.DeadlineMessage, Event: models.EventDeadlineFired})
+			}
+		} else {
+			other = func() error {
+				_, err := f.conns.Disconnect(t.Context(), f.user.ID, f.app.ID)
+				return err
+			}
+		}
+		errs := make(chan error, 2)
+		go func() { errs <- other() }()
+		go func() {
+			_, _, err := f.conns.Start(t.Context(), Start{ActorID: f.user.ID, AppID: f.app.ID, Team: sandbox.TeamAcme, SealedToken: f.sealed})
+			errs <- err
+		}()
+		for range 2 {
+			if err := <-errs; err != nil && !errors.Is(err, models.ErrStale) && !errors.Is(err, models.ErrNotFound) {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+		// End the round with no attempt in flight.
+		if _, err := f.db.Exec(`DELETE FROM connections WHERE app_id = $1`, f.app.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -92,11 +92,7 @@ func ConnectionByApp(ctx context.Context, db sqlx.ExtContext, appID string) (Con
 // expired is that old attempt. Only the connection's owner (jobs.Connections)
 // calls it, in its transaction.
 func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, deadline time.Duration) (c Connection, started bool, expired *Connection, err error) {
-	var locked string
-	if err := tx.GetContext(ctx, &locked, `SELECT id FROM apps WHERE id = $1 FOR UPDATE`, appID); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return c, false, nil, ErrNotFound
-		}
+	if err := LockApp(ctx, tx, appID); err != nil {
 		return c, false, nil, err
 	}
 	err = tx.GetContext(ctx, &c, `SELECT `+connectionColumns+` FROM connections WHERE app_id = $1`, appID)
@@ -124,6 +120,19 @@ func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, dead
 		return c, false, nil, err
 	}
 	return c, true, expired, nil
+}
+
+// LockApp locks the app's row for the rest of tx, or is ErrNotFound. Every
+// transaction that changes a connection's state takes this lock first: the
+// change updates the app's row too (the support console's copy, by trigger),
+// and one order of locks means no deadlock between two transitions.
+func LockApp(ctx context.Context, tx *sqlx.Tx, appID string) error {
+	var locked string
+	err := tx.GetContext(ctx, &locked, `SELECT id FROM apps WHERE id = $1 FOR UPDATE`, appID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
 }
 
 // guarded runs an update that applies only while the attempt is still the
@@ -182,6 +191,11 @@ func CompleteConnection(ctx context.Context, db sqlx.ExtContext, appID string, a
 // connection as it was before, or ErrStale.
 func FailConnection(ctx context.Context, tx *sqlx.Tx, appID string, attempt int, message string) (Connection, error) {
 	var c Connection
+	if err := LockApp(ctx, tx, appID); errors.Is(err, ErrNotFound) {
+		return c, ErrStale
+	} else if err != nil {
+		return c, err
+	}
 	err := tx.GetContext(ctx, &c, `
 		SELECT `+connectionColumns+` FROM connections
 		 WHERE app_id = $1 AND state = 'connecting' AND ($2 = 0 OR attempt = $2)
@@ -203,6 +217,9 @@ func FailConnection(ctx context.Context, tx *sqlx.Tx, appID string, attempt int,
 // project itself is kept. It returns the connection that was dropped.
 func Disconnect(ctx context.Context, tx *sqlx.Tx, appID string) (Connection, error) {
 	var c Connection
+	if err := LockApp(ctx, tx, appID); err != nil {
+		return c, err
+	}
 	err := tx.GetContext(ctx, &c, `DELETE FROM connections WHERE app_id = $1 RETURNING `+connectionColumns, appID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
