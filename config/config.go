@@ -62,6 +62,9 @@ type Config struct {
 	DataDir string
 	// MaxBundleBytes bounds an uploaded site bundle (MAX_BUNDLE_BYTES).
 	MaxBundleBytes int64
+	// MetricsToken is the bearer a scraper presents for /metrics
+	// (METRICS_TOKEN); empty serves no metrics.
+	MetricsToken string
 }
 
 // RedirectURL is the OAuth callback of CONTRACT §3.
@@ -97,6 +100,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		SupportTeamSlug:     env("SUPPORT_TEAM_SLUG", ""),
 		HostingDeploySecret: getenv("CONVEX_HOSTING_DEPLOY_SECRET"),
 		DataDir:             env("DATA_DIR", ".data"),
+		MetricsToken:        getenv("METRICS_TOKEN"),
 	}
 	if c.DatabaseURL == "" {
 		return nil, errors.New("missing required setting DATABASE_URL (make run and make test set it)")
@@ -122,6 +126,10 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, errors.New("MAX_BUNDLE_BYTES must be a positive number of bytes")
 		}
 		c.MaxBundleBytes = n
+	}
+
+	if c.MetricsToken != "" && (len(c.MetricsToken) < 16 || strings.ContainsAny(c.MetricsToken, " \t\r\n")) {
+		return nil, errors.New("METRICS_TOKEN must be at least 16 characters without spaces")
 	}
 
 	var generated *sandboxSecrets

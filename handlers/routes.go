@@ -48,7 +48,7 @@ func (s *Server) Routes() http.Handler {
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", s.metricsScraper(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	mux.Handle("GET /static/", static.Handler())
 	mux.Handle("GET /favicon.ico", static.Favicon())
 	if s.sandbox != nil {
