@@ -83,6 +83,9 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	_, dbURL := dbtest.New(tb)
 	b := &bundle{tb: tb, dbURL: dbURL, logs: &webtest.Buffer{}}
 
+	// The product's server comes first: the sandbox registers its callback.
+	b.app = httptest.NewServer(nil)
+	tb.Cleanup(b.app.Close)
 	sbServer := httptest.NewServer(nil)
 	tb.Cleanup(sbServer.Close)
 	b.sandboxURL = sbServer.URL
@@ -92,9 +95,10 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		expected = o.sandboxSecret
 	}
 	sb, err := sandbox.New(sandbox.Options{
-		BaseURL:   sbServer.URL,
-		Clients:   map[string]string{"test-client": expected},
-		SlowDelay: o.slowDelay,
+		BaseURL:      sbServer.URL,
+		Clients:      map[string]string{"test-client": expected},
+		RedirectURIs: map[string]string{"test-client": b.app.URL + "/auth/callback"},
+		SlowDelay:    o.slowDelay,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -121,8 +125,6 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		sbHandler.ServeHTTP(w, r)
 	})
 
-	b.app = httptest.NewServer(nil)
-	tb.Cleanup(b.app.Close)
 	b.env = map[string]string{
 		"DATABASE_URL":               dbURL,
 		"HTTP_ADDR":                  b.app.Listener.Addr().String(),
