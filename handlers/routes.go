@@ -25,7 +25,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /apps/{id}/delete", s.appDelete)
 	mux.HandleFunc("GET /apps/{id}/teams", s.appTeams)
 	mux.HandleFunc("POST /apps/{id}/connect", s.appConnect)
-	mux.HandleFunc("GET /apps/{id}/status", s.appStatus)
+	mux.HandleFunc(statusPollRoute, s.appStatus)
 	mux.HandleFunc("POST /apps/{id}/disconnect", s.appDisconnect)
 	mux.HandleFunc("POST /apps/{id}/deploy-key", s.appRevealDeployKey)
 	mux.HandleFunc("GET /apps/{id}/deploys", s.appDeploys)
@@ -55,6 +55,7 @@ func (s *Server) Routes() http.Handler {
 		mux.Handle(config.SandboxPath+"/", http.StripPrefix(config.SandboxPath, s.sandbox))
 	}
 	mux.Handle("/", s.noRoute(mux))
+	s.mux = mux
 
 	var h http.Handler = mux
 	h = s.observe(h)          // metrics and the access log, by route pattern

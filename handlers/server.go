@@ -65,6 +65,9 @@ type Server struct {
 	sessions    *models.SessionCache
 	// sidMemo remembers what session cookies decode to.
 	sidMemo *cookieMemo
+	// mux is the router Routes built, which tells renderError a request's
+	// route before the mux has seen it.
+	mux *http.ServeMux
 }
 
 // New builds the server from its dependencies.

@@ -67,6 +67,9 @@ type setupOptions struct {
 	// worker polls its queue and Convex calls back off at the production
 	// intervals, and the log is formatted as in production but discarded.
 	production bool
+	// databaseURL, when set, is the database to use instead of a fresh one
+	// on the shared server (a private cluster the test may stop).
+	databaseURL string
 }
 
 func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
@@ -80,7 +83,10 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	_, dbURL := dbtest.New(tb)
+	dbURL := o.databaseURL
+	if dbURL == "" {
+		_, dbURL = dbtest.New(tb)
+	}
 	b := &bundle{tb: tb, dbURL: dbURL, logs: &webtest.Buffer{}}
 
 	// The product's server comes first: the sandbox registers its callback.
