@@ -57,6 +57,8 @@ func TestMissingOrBadSettingIsNamed(t *testing.T) {
 	}{
 		"no database":         {map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
 		"short metrics token": {map[string]string{"METRICS_TOKEN": "short"}, "METRICS_TOKEN"},
+		"bad login limit":     {map[string]string{"LOGIN_RATE_LIMIT": "30"}, "LOGIN_RATE_LIMIT"},
+		"bad action limit":    {map[string]string{"ACTION_RATE_LIMIT": "0/1m"}, "ACTION_RATE_LIMIT"},
 		"no client id":        {map[string]string{"CONVEX_OAUTH_CLIENT_ID": ""}, "CONVEX_OAUTH_CLIENT_ID"},
 		"no client secret":    {map[string]string{"CONVEX_OAUTH_CLIENT_SECRET": ""}, "CONVEX_OAUTH_CLIENT_SECRET"},
 		"no session secret":   {map[string]string{"SESSION_SECRET": ""}, "SESSION_SECRET"},

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"chefdeploy/config"
 	"chefdeploy/convex"
@@ -68,6 +69,10 @@ type Server struct {
 	// mux is the router Routes built, which tells renderError a request's
 	// route before the mux has seen it.
 	mux *http.ServeMux
+	// teamFetches joins concurrent team-list fetches of one user.
+	teamFetches singleflight.Group
+	// limits are the rate limits on logins and costly actions.
+	limits *rateLimits
 }
 
 // New builds the server from its dependencies.
@@ -102,6 +107,7 @@ func New(d Deps) *Server {
 		statuses:    d.Statuses,
 		sessions:    d.Sessions,
 		sidMemo:     newCookieMemo(models.SessionCacheTTL),
+		limits:      newRateLimits(cfg),
 		oauth: &oauth2.Config{
 			ClientID:     cfg.OAuthClientID,
 			ClientSecret: cfg.OAuthClientSecret,

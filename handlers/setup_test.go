@@ -46,6 +46,8 @@ type bundle struct {
 	hostingFailures atomic.Int32
 	// hostingCalls counts hosting deploy requests that reached the sandbox.
 	hostingCalls atomic.Int32
+	// teamListings counts the team lists fetched from the sandbox.
+	teamListings atomic.Int32
 	jobs         *jobs.Queue
 	statuses     *models.StatusCache
 	sessions     *models.SessionCache
@@ -116,6 +118,9 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		if r.URL.Path == "/oauth/token" {
 			b.tokenCalls.Add(1)
 		}
+		if r.URL.Path == "/api/dashboard/teams" {
+			b.teamListings.Add(1)
+		}
 		if r.URL.Path == "/api/hosting/deploy" {
 			b.hostingCalls.Add(1)
 			if b.hostingFailures.Add(-1) >= 0 {
@@ -144,6 +149,10 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		"CONVEX_OAUTH_CLIENT_SECRET": clientSecret,
 		"SESSION_SECRET":             "test-session-secret-0123456789abcdef",
 		"CREDENTIALS_KEY":            credentials.GenerateSpec("t1"),
+		// Tests log in, create and connect far more often than people do;
+		// the ones about rate limits set their own.
+		"LOGIN_RATE_LIMIT":  "off",
+		"ACTION_RATE_LIMIT": "off",
 	}
 	for k, v := range o.env {
 		b.env[k] = v

@@ -205,6 +205,7 @@ func startProductProcess(tb testing.TB, sandboxURL, addr string) *productProcess
 		"CONVEX_OAUTH_TOKEN_URL":     sandboxURL + "/oauth/token",
 		"CONVEX_OAUTH_CLIENT_ID":     "bench-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": "bench-client-secret",
+		"ACTION_RATE_LIMIT":          "off", // b.N deploys a minute
 		"CONVEX_DASHBOARD_URL":       sandboxURL + "/dashboard",
 		"CONVEX_SITE_URL_TEMPLATE":   sandboxURL + "/sites/{deployment}/",
 		"SESSION_SECRET":             "bench-session-secret-0123456789abcdef",
