@@ -35,12 +35,15 @@ func TestKillDashNineMidConnectRecovers(t *testing.T) {
 	deadline := crashDeadline()
 	bin := buildProduct(t)
 
+	addr := webtest.FreeAddr(t)
+	base := "http://" + addr
 	sbServer := httptest.NewServer(nil)
 	t.Cleanup(sbServer.Close)
 	sb, err := sandbox.New(sandbox.Options{
-		BaseURL:   sbServer.URL,
-		Clients:   map[string]string{"crash-client": "crash-client-secret"},
-		SlowDelay: 2 * time.Second,
+		BaseURL:      sbServer.URL,
+		Clients:      map[string]string{"crash-client": "crash-client-secret"},
+		RedirectURIs: map[string]string{"crash-client": base + "/auth/callback"},
+		SlowDelay:    2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -49,8 +52,6 @@ func TestKillDashNineMidConnectRecovers(t *testing.T) {
 	sbServer.Config.Handler = sb.Handler()
 
 	db, dbURL := dbtest.New(t)
-	addr := webtest.FreeAddr(t)
-	base := "http://" + addr
 	env := []string{
 		"DATABASE_URL=" + dbURL,
 		"HTTP_ADDR=" + addr,

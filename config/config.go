@@ -85,6 +85,48 @@ type Config struct {
 	UploadRateWindow time.Duration
 	// MaxAppsPerUser is how many apps one user may have (MAX_APPS_PER_USER).
 	MaxAppsPerUser int
+	// MetricsToken is the bearer a scraper presents for /metrics
+	// (METRICS_TOKEN); empty serves no metrics.
+	MetricsToken string
+	// LoginRateLimit bounds logins started per client address
+	// (LOGIN_RATE_LIMIT).
+	LoginRateLimit RateLimit
+	// ActionRateLimit bounds app creates, connects and deploys per user, each
+	// action on its own; per client address the bound is four times as high
+	// (ACTION_RATE_LIMIT).
+	ActionRateLimit RateLimit
+}
+
+// RateLimit is at most Count requests per Per; a zero Count is no limit.
+type RateLimit struct {
+	Count int
+	Per   time.Duration
+}
+
+// Off is true when the limit is disabled.
+func (l RateLimit) Off() bool { return l.Count == 0 }
+
+// Default rate limits.
+var (
+	DefaultLoginRateLimit  = RateLimit{Count: 30, Per: time.Minute}
+	DefaultActionRateLimit = RateLimit{Count: 30, Per: time.Minute}
+)
+
+// parseRateLimit reads "30/1m" (count per Go duration) or "off".
+func parseRateLimit(name, raw string, def RateLimit) (RateLimit, error) {
+	if raw == "" {
+		return def, nil
+	}
+	if raw == "off" {
+		return RateLimit{}, nil
+	}
+	count, per, ok := strings.Cut(raw, "/")
+	n, err := strconv.Atoi(count)
+	d, derr := time.ParseDuration(per)
+	if !ok || err != nil || derr != nil || n <= 0 || d < time.Second || d > 24*time.Hour {
+		return RateLimit{}, fmt.Errorf("%s must be a count per duration such as 30/1m (1s to 24h), or off", name)
+	}
+	return RateLimit{Count: n, Per: d}, nil
 }
 
 // RedirectURL is the OAuth callback of CONTRACT §3.
@@ -120,6 +162,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		SupportTeamSlug:     env("SUPPORT_TEAM_SLUG", ""),
 		HostingDeploySecret: getenv("CONVEX_HOSTING_DEPLOY_SECRET"),
 		DataDir:             env("DATA_DIR", ".data"),
+		MetricsToken:        getenv("METRICS_TOKEN"),
 	}
 	if c.DatabaseURL == "" {
 		return nil, errors.New("missing required setting DATABASE_URL (make run and make test set it)")
@@ -183,6 +226,16 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, errors.New("MAX_APPS_PER_USER must be a positive number of apps")
 		}
 		c.MaxAppsPerUser = n
+	}
+
+	if c.LoginRateLimit, err = parseRateLimit("LOGIN_RATE_LIMIT", env("LOGIN_RATE_LIMIT", ""), DefaultLoginRateLimit); err != nil {
+		return nil, err
+	}
+	if c.ActionRateLimit, err = parseRateLimit("ACTION_RATE_LIMIT", env("ACTION_RATE_LIMIT", ""), DefaultActionRateLimit); err != nil {
+		return nil, err
+	}
+	if c.MetricsToken != "" && (len(c.MetricsToken) < 16 || strings.ContainsAny(c.MetricsToken, " \t\r\n")) {
+		return nil, errors.New("METRICS_TOKEN must be at least 16 characters without spaces")
 	}
 
 	var generated *sandboxSecrets

@@ -58,20 +58,23 @@ func TestMissingOrBadSettingIsNamed(t *testing.T) {
 		change map[string]string
 		want   string
 	}{
-		"no database":        {map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
-		"no client id":       {map[string]string{"CONVEX_OAUTH_CLIENT_ID": ""}, "CONVEX_OAUTH_CLIENT_ID"},
-		"no client secret":   {map[string]string{"CONVEX_OAUTH_CLIENT_SECRET": ""}, "CONVEX_OAUTH_CLIENT_SECRET"},
-		"no session secret":  {map[string]string{"SESSION_SECRET": ""}, "SESSION_SECRET"},
-		"short session":      {map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET"},
-		"no credentials key": {map[string]string{"CREDENTIALS_KEY": ""}, "CREDENTIALS_KEY"},
-		"bad credentials":    {map[string]string{"CREDENTIALS_KEY": "k1:nope"}, "CREDENTIALS_KEY"},
-		"bad deadline":       {map[string]string{"CHECK_CONNECTION_DEADLINE": "soon"}, "CHECK_CONNECTION_DEADLINE"},
-		"bad base url":       {map[string]string{"BASE_URL": "example.com"}, "BASE_URL"},
-		"bad provision host": {map[string]string{"PROVISION_HOST": "ftp://x"}, "PROVISION_HOST"},
-		"bad addr":           {map[string]string{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
-		"bad site template":  {map[string]string{"CONVEX_SITE_URL_TEMPLATE": "https://x.app"}, "CONVEX_SITE_URL_TEMPLATE"},
-		"bad app limit":      {map[string]string{"MAX_APPS_PER_USER": "lots"}, "MAX_APPS_PER_USER"},
-		"zero app limit":     {map[string]string{"MAX_APPS_PER_USER": "0"}, "MAX_APPS_PER_USER"},
+		"no database":         {map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
+		"short metrics token": {map[string]string{"METRICS_TOKEN": "short"}, "METRICS_TOKEN"},
+		"bad login limit":     {map[string]string{"LOGIN_RATE_LIMIT": "30"}, "LOGIN_RATE_LIMIT"},
+		"bad action limit":    {map[string]string{"ACTION_RATE_LIMIT": "0/1m"}, "ACTION_RATE_LIMIT"},
+		"no client id":        {map[string]string{"CONVEX_OAUTH_CLIENT_ID": ""}, "CONVEX_OAUTH_CLIENT_ID"},
+		"no client secret":    {map[string]string{"CONVEX_OAUTH_CLIENT_SECRET": ""}, "CONVEX_OAUTH_CLIENT_SECRET"},
+		"no session secret":   {map[string]string{"SESSION_SECRET": ""}, "SESSION_SECRET"},
+		"short session":       {map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET"},
+		"no credentials key":  {map[string]string{"CREDENTIALS_KEY": ""}, "CREDENTIALS_KEY"},
+		"bad credentials":     {map[string]string{"CREDENTIALS_KEY": "k1:nope"}, "CREDENTIALS_KEY"},
+		"bad deadline":        {map[string]string{"CHECK_CONNECTION_DEADLINE": "soon"}, "CHECK_CONNECTION_DEADLINE"},
+		"bad base url":        {map[string]string{"BASE_URL": "example.com"}, "BASE_URL"},
+		"bad provision host":  {map[string]string{"PROVISION_HOST": "ftp://x"}, "PROVISION_HOST"},
+		"bad addr":            {map[string]string{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
+		"bad site template":   {map[string]string{"CONVEX_SITE_URL_TEMPLATE": "https://x.app"}, "CONVEX_SITE_URL_TEMPLATE"},
+		"bad app limit":       {map[string]string{"MAX_APPS_PER_USER": "lots"}, "MAX_APPS_PER_USER"},
+		"zero app limit":      {map[string]string{"MAX_APPS_PER_USER": "0"}, "MAX_APPS_PER_USER"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

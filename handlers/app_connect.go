@@ -63,7 +63,9 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkTeam says what is wrong with the chosen team, "" when it is one of the
-// user's teams. The cached list is refreshed once when the team is not in it.
+// user's teams. The cached list is refreshed when the team is not in it, but
+// not more often than teamsFreshFor: a miss is cached too, so connects to a
+// team the user lacks do not each list the teams at Convex.
 func (s *Server) checkTeam(r *http.Request, sess *models.SessionWithUser, team string) string {
 	if team == "" {
 		return "Choose a team first."
@@ -71,7 +73,7 @@ func (s *Server) checkTeam(r *http.Request, sess *models.SessionWithUser, team s
 	if !teamSlugPattern.MatchString(team) {
 		return "That is not a valid team."
 	}
-	for _, maxAge := range []time.Duration{5 * time.Minute, 0} {
+	for _, maxAge := range []time.Duration{5 * time.Minute, teamsFreshFor} {
 		teams, err := s.userTeams(r, sess, maxAge)
 		if err != nil {
 			return "Could not check your Convex teams: " + convex.UserMessage(err)

@@ -51,7 +51,8 @@ func (s *Server) appTeams(w http.ResponseWriter, r *http.Request) {
 }
 
 // userTeams returns the user's teams, fetched from the provision host with
-// their token when the cached list is older than maxAge.
+// their token when the cached list is older than maxAge. Concurrent fetches
+// for one user on this replica share one call.
 func (s *Server) userTeams(r *http.Request, sess *models.SessionWithUser, maxAge time.Duration) (models.UserTeams, error) {
 	cached, err := models.TeamsOf(r.Context(), s.db, sess.UserID)
 	if err != nil {
@@ -60,6 +61,13 @@ func (s *Server) userTeams(r *http.Request, sess *models.SessionWithUser, maxAge
 	if !cached.FetchedAt.IsZero() && time.Since(cached.FetchedAt) < maxAge {
 		return cached, nil
 	}
+	v, err, _ := s.teamFetches.Do(sess.UserID, func() (any, error) { return s.fetchTeams(r, sess, cached) })
+	teams, _ := v.(models.UserTeams)
+	return teams, err
+}
+
+// fetchTeams lists the user's teams at the provision host and caches them.
+func (s *Server) fetchTeams(r *http.Request, sess *models.SessionWithUser, cached models.UserTeams) (models.UserTeams, error) {
 	token, err := s.convexToken(r, sess)
 	if err != nil {
 		return cached, err
@@ -70,7 +78,7 @@ func (s *Server) userTeams(r *http.Request, sess *models.SessionWithUser, maxAge
 	if err != nil {
 		return cached, err
 	}
-	cached.Teams = cached.Teams[:0]
+	cached.Teams = nil
 	for _, t := range list {
 		cached.Teams = append(cached.Teams, models.Team{Slug: t.Slug, Name: t.Name})
 	}

@@ -13,8 +13,8 @@ import (
 	"chefdeploy/views"
 )
 
-// authCallback finishes the login: it checks the state against the browser's
-// login, exchanges the code with the PKCE verifier, fetches the profile and
+// authCallback finishes the login: it checks the state against the logins
+// in flight in the browser's cookie and that it was not used before, exchanges the code with the PKCE verifier, fetches the profile and
 // opens a new server-side session.
 func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -23,16 +23,26 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in link is incomplete: it has no state. Please sign in again.")
 		return
 	}
-	attempt, err := models.ConsumeLoginAttempt(r.Context(), s.db, state, s.cookieValue(r, loginCookie, "browser"))
-	if errors.Is(err, models.ErrNotFound) {
-		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in link has expired, was already used, or was started in another browser. Please sign in again.")
+	const stale = "This sign-in link has expired, was already used, or was started in another browser. Please sign in again."
+	if !s.genuineLoginState(state) {
+		s.loginFailed(w, r, http.StatusBadRequest, stale)
 		return
 	}
-	if err != nil {
+	// A genuine state is spent at its first callback, whichever browser
+	// brings it: the database remembers it, so neither a replay nor a copy
+	// of the old cookie can use it again.
+	if err := models.UseLoginState(r.Context(), s.db, state); errors.Is(err, models.ErrNotFound) {
+		s.loginFailed(w, r, http.StatusBadRequest, stale)
+		return
+	} else if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	s.clearCookie(w, r, loginCookie)
+	login, ok := s.takePendingLogin(w, r, state)
+	if !ok {
+		s.loginFailed(w, r, http.StatusBadRequest, stale)
+		return
+	}
 
 	if oauthErr := q.Get("error"); oauthErr != "" {
 		msg := "Convex did not sign you in (" + truncate(oauthErr, 64) + ")."
@@ -47,11 +57,7 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in link has no authorization code. Please sign in again.")
 		return
 	}
-	verifier, err := s.cfg.Credentials.OpenString(attempt.CodeVerifier, "pkce:"+state)
-	if err != nil {
-		s.loginFailed(w, r, http.StatusBadRequest, "This sign-in could not be verified. Please sign in again.")
-		return
-	}
+	verifier := login.Verifier
 
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()

@@ -127,7 +127,7 @@ func (b *bundle) waitMetric(t *testing.T, c *http.Client, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		m := webtest.Do(t, c, "GET", b.app.URL+"/metrics", nil)
+		m := webtest.Do(t, c, "GET", b.app.URL+"/metrics", nil, "Authorization", "Bearer "+testMetricsToken)
 		if strings.Contains(m.Body, want) {
 			return
 		}

@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"chefdeploy/models"
 	"chefdeploy/views"
@@ -50,10 +53,45 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		w.WriteHeader(StatusClientClosedRequest)
 		return
 	}
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// Passing trouble (the database restarting): a warning, not an error
+		// per request, and the client is told when to come back.
+		s.log.Warn("request failed: unavailable", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(views.ReconnectInterval/time.Second)))
+		if appID, ok := s.statusPollOf(r); ok {
+			// The poll keeps its panel, and its polling, rather than turning
+			// the page into an error that would end both.
+			s.render(w, r, status, "Reconnecting", views.StatusFragment(views.ReconnectingStatus(appID)))
+			return
+		}
+	case status >= 500:
 		s.log.Error("request failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", err)
 	}
 	s.renderErrorView(w, r, views.ErrorView{Status: status, Message: models.ErrorMessage(err)})
+}
+
+// statusPollRoute is the status fragment's route; appRefPattern is what an
+// app id or slug in its path can look like.
+const statusPollRoute = "GET /apps/{id}/status"
+
+var appRefPattern = regexp.MustCompile(`^[a-z0-9-]{1,100}$`)
+
+// statusPollOf returns the app of a status fragment's poll. It also works in
+// the middleware, before the mux has matched the request.
+func (s *Server) statusPollOf(r *http.Request) (appID string, ok bool) {
+	if !isFragmentRequest(r) || s.mux == nil {
+		return "", false
+	}
+	pattern := r.Pattern
+	if pattern == "" {
+		_, pattern = s.mux.Handler(r)
+	}
+	if pattern != statusPollRoute {
+		return "", false
+	}
+	appID = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/apps/"), "/status")
+	return appID, appRefPattern.MatchString(appID)
 }
 
 // renderErrorView shows an error page (or fragment) with the given text.

@@ -205,7 +205,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			return
 		}
 		level := slog.LevelInfo
-		if rec.status >= 500 {
+		switch {
+		case rec.status == http.StatusServiceUnavailable:
+			// Unavailable is passing trouble (the database restarting), said
+			// once per request as a warning rather than as an error flood.
+			level = slog.LevelWarn
+		case rec.status >= 500:
 			level = slog.LevelError
 		}
 		s.log.LogAttrs(r.Context(), level, "request",

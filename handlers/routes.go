@@ -15,21 +15,21 @@ func (s *Server) Routes() http.Handler {
 	mux := http.NewServeMux()
 
 	mux.HandleFunc("GET /{$}", s.dashboard)
-	mux.HandleFunc("GET /auth/login", s.authLogin)
+	mux.Handle("GET /auth/login", s.rateLimited(limitLogin, s.authLogin))
 	mux.HandleFunc("GET /auth/callback", s.authCallback)
 	mux.HandleFunc("POST /auth/logout", s.authLogout)
 
-	mux.HandleFunc("POST /apps", s.appCreate)
+	mux.Handle("POST /apps", s.rateLimited(limitCreate, s.appCreate))
 	mux.HandleFunc("GET /apps/{id}", s.appShow)
 	mux.HandleFunc("POST /apps/{id}/rename", s.appRename)
 	mux.HandleFunc("POST /apps/{id}/delete", s.appDelete)
 	mux.HandleFunc("GET /apps/{id}/teams", s.appTeams)
-	mux.HandleFunc("POST /apps/{id}/connect", s.appConnect)
-	mux.HandleFunc("GET /apps/{id}/status", s.appStatus)
+	mux.Handle("POST /apps/{id}/connect", s.rateLimited(limitConnect, s.appConnect))
+	mux.HandleFunc(statusPollRoute, s.appStatus)
 	mux.HandleFunc("POST /apps/{id}/disconnect", s.appDisconnect)
 	mux.HandleFunc("POST /apps/{id}/deploy-key", s.appRevealDeployKey)
 	mux.HandleFunc("GET /apps/{id}/deploys", s.appDeploys)
-	mux.HandleFunc("POST /apps/{id}/deploys", s.appDeploy)
+	mux.Handle("POST /apps/{id}/deploys", s.rateLimited(limitDeploy, s.appDeploy))
 	mux.HandleFunc("POST /apps/{id}/deploys/{deploy}/rollback", s.appRollback)
 	mux.HandleFunc("GET /apps/{id}/usage", s.appUsage)
 	mux.HandleFunc("GET /apps/{id}/dashboard", s.appDashboard)
@@ -48,13 +48,14 @@ func (s *Server) Routes() http.Handler {
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", s.metricsScraper(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	mux.Handle("GET /static/", static.Handler())
 	mux.Handle("GET /favicon.ico", static.Favicon())
 	if s.sandbox != nil {
 		mux.Handle(config.SandboxPath+"/", http.StripPrefix(config.SandboxPath, s.sandbox))
 	}
 	mux.Handle("/", s.noRoute(mux))
+	s.mux = mux
 
 	var h http.Handler = mux
 	h = s.refuseBadBytes(h)   // 404 / 422 for invalid UTF-8 and controls in the path / query

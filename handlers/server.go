@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"chefdeploy/config"
 	"chefdeploy/convex"
@@ -69,6 +70,13 @@ type Server struct {
 	uploads *uploadGate
 	// creating lets each user's app creates through one at a time.
 	creating turns
+	// mux is the router Routes built, which tells renderError a request's
+	// route before the mux has seen it.
+	mux *http.ServeMux
+	// teamFetches joins concurrent team-list fetches of one user.
+	teamFetches singleflight.Group
+	// limits are the rate limits on logins and costly actions.
+	limits *rateLimits
 }
 
 // New builds the server from its dependencies.
@@ -104,6 +112,7 @@ func New(d Deps) *Server {
 		sessions:    d.Sessions,
 		sidMemo:     newCookieMemo(models.SessionCacheTTL),
 		uploads:     newUploadGate(cfg.MaxUploadsPerUser, cfg.UploadTempMaxBytes, cfg.UploadMinRate, cfg.UploadRateWindow),
+		limits:      newRateLimits(cfg),
 		oauth: &oauth2.Config{
 			ClientID:     cfg.OAuthClientID,
 			ClientSecret: cfg.OAuthClientSecret,

@@ -53,6 +53,8 @@ type bundle struct {
 	// hostingDelay, when set, holds each hosting deploy for between it and
 	// twice it before the sandbox reads the body: a slow Convex, at random.
 	hostingDelay atomic.Int64
+	// teamListings counts the team lists fetched from the sandbox.
+	teamListings atomic.Int32
 	jobs         *jobs.Queue
 	statuses     *models.StatusCache
 	sessions     *models.SessionCache
@@ -74,6 +76,9 @@ type setupOptions struct {
 	// worker polls its queue and Convex calls back off at the production
 	// intervals, and the log is formatted as in production but discarded.
 	production bool
+	// databaseURL, when set, is the database to use instead of a fresh one
+	// on the shared server (a private cluster the test may stop).
+	databaseURL string
 }
 
 func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
@@ -87,9 +92,15 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	_, dbURL := dbtest.New(tb)
+	dbURL := o.databaseURL
+	if dbURL == "" {
+		_, dbURL = dbtest.New(tb)
+	}
 	b := &bundle{tb: tb, dbURL: dbURL, logs: &webtest.Buffer{}}
 
+	// The product's server comes first: the sandbox registers its callback.
+	b.app = httptest.NewServer(nil)
+	tb.Cleanup(b.app.Close)
 	sbServer := httptest.NewServer(nil)
 	tb.Cleanup(sbServer.Close)
 	b.sandboxURL = sbServer.URL
@@ -99,9 +110,10 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		expected = o.sandboxSecret
 	}
 	sb, err := sandbox.New(sandbox.Options{
-		BaseURL:   sbServer.URL,
-		Clients:   map[string]string{"test-client": expected},
-		SlowDelay: o.slowDelay,
+		BaseURL:      sbServer.URL,
+		Clients:      map[string]string{"test-client": expected},
+		RedirectURIs: map[string]string{"test-client": b.app.URL + "/auth/callback"},
+		SlowDelay:    o.slowDelay,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -114,6 +126,9 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		n.(*atomic.Int64).Add(1)
 		if r.URL.Path == "/oauth/token" {
 			b.tokenCalls.Add(1)
+		}
+		if r.URL.Path == "/api/dashboard/teams" {
+			b.teamListings.Add(1)
 		}
 		if r.URL.Path == "/api/hosting/deploy" {
 			b.hostingCalls.Add(1)
@@ -136,8 +151,6 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		sbHandler.ServeHTTP(w, r)
 	})
 
-	b.app = httptest.NewServer(nil)
-	tb.Cleanup(b.app.Close)
 	b.env = map[string]string{
 		"DATABASE_URL":               dbURL,
 		"HTTP_ADDR":                  b.app.Listener.Addr().String(),
@@ -150,7 +163,12 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		"CONVEX_OAUTH_CLIENT_ID":     "test-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": clientSecret,
 		"SESSION_SECRET":             "test-session-secret-0123456789abcdef",
+		"METRICS_TOKEN":              testMetricsToken,
 		"CREDENTIALS_KEY":            credentials.GenerateSpec("t1"),
+		// Tests log in, create and connect far more often than people do;
+		// the ones about rate limits set their own.
+		"LOGIN_RATE_LIMIT":  "off",
+		"ACTION_RATE_LIMIT": "off",
 	}
 	for k, v := range o.env {
 		b.env[k] = v
@@ -189,6 +207,9 @@ func (b *bundle) sandboxHits(prefix string) map[string]int64 {
 	})
 	return out
 }
+
+// testMetricsToken is the bearer the tests' products serve /metrics to.
+const testMetricsToken = "test-metrics-token"
 
 func (b *bundle) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

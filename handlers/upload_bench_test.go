@@ -52,8 +52,9 @@ var (
 //
 //	make bench
 func BenchmarkDeploy50MB(b *testing.B) {
-	sb, sandboxURL := startDeploySandbox(b)
-	product := startProductProcess(b, sandboxURL)
+	addr := webtest.FreeAddr(b)
+	sb, sandboxURL := startDeploySandbox(b, "http://"+addr)
+	product := startProductProcess(b, sandboxURL, addr)
 	c := webtest.Browser(b)
 	webtest.Login(b, c, product.url, sandboxURL+"/oauth/authorize", sandbox.UserGrace)
 	appID := product.connectedApp(b, c, sandbox.TeamHopperLabs)
@@ -152,13 +153,14 @@ type deploySample struct {
 }
 
 // startDeploySandbox serves the sandbox from this process, as setup does.
-func startDeploySandbox(tb testing.TB) (*sandbox.Sandbox, string) {
+func startDeploySandbox(tb testing.TB, productURL string) (*sandbox.Sandbox, string) {
 	tb.Helper()
 	srv := httptest.NewServer(nil)
 	tb.Cleanup(srv.Close)
 	sb, err := sandbox.New(sandbox.Options{
-		BaseURL: srv.URL,
-		Clients: map[string]string{"bench-client": "bench-client-secret"},
+		BaseURL:      srv.URL,
+		Clients:      map[string]string{"bench-client": "bench-client-secret"},
+		RedirectURIs: map[string]string{"bench-client": productURL + "/auth/callback"},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -179,8 +181,9 @@ type productProcess struct {
 // startProductProcess builds the module's binary and runs it against its own
 // database and the sandbox at sandboxURL; it is stopped with SIGTERM at cleanup.
 //
-// An empty sandboxURL runs it in sandbox mode, serving the sandbox itself.
-func startProductProcess(tb testing.TB, sandboxURL string) *productProcess {
+// An empty sandboxURL runs it in sandbox mode, serving the sandbox itself; an
+// empty addr picks a free one.
+func startProductProcess(tb testing.TB, sandboxURL, addr string) *productProcess {
 	tb.Helper()
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
@@ -195,7 +198,9 @@ func startProductProcess(tb testing.TB, sandboxURL string) *productProcess {
 	}
 
 	_, dbURL := dbtest.New(tb)
-	addr := webtest.FreeAddr(tb)
+	if addr == "" {
+		addr = webtest.FreeAddr(tb)
+	}
 	p := &productProcess{url: "http://" + addr, output: &webtest.Buffer{}, exited: make(chan error, 1)}
 	env := map[string]string{
 		"DATABASE_URL":               dbURL,
@@ -206,6 +211,7 @@ func startProductProcess(tb testing.TB, sandboxURL string) *productProcess {
 		"CONVEX_OAUTH_TOKEN_URL":     sandboxURL + "/oauth/token",
 		"CONVEX_OAUTH_CLIENT_ID":     "bench-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": "bench-client-secret",
+		"ACTION_RATE_LIMIT":          "off", // b.N deploys a minute
 		"CONVEX_DASHBOARD_URL":       sandboxURL + "/dashboard",
 		"CONVEX_SITE_URL_TEMPLATE":   sandboxURL + "/sites/{deployment}/",
 		"SESSION_SECRET":             "bench-session-secret-0123456789abcdef",

@@ -20,11 +20,12 @@ const concurrentDeploys = 8
 // uploads as Convex hosting.
 func BenchmarkConcurrentDeploys(b *testing.B) {
 	b.Run("separate-convex", func(b *testing.B) {
-		_, sandboxURL := startDeploySandbox(b)
-		benchConcurrentDeploys(b, startProductProcess(b, sandboxURL), sandboxURL)
+		addr := webtest.FreeAddr(b)
+		_, sandboxURL := startDeploySandbox(b, "http://"+addr)
+		benchConcurrentDeploys(b, startProductProcess(b, sandboxURL, addr), sandboxURL)
 	})
 	b.Run("sandbox-mode", func(b *testing.B) {
-		product := startProductProcess(b, "")
+		product := startProductProcess(b, "", "")
 		benchConcurrentDeploys(b, product, product.url+"/sandbox")
 	})
 }

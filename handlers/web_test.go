@@ -66,7 +66,7 @@ func TestNotFoundPage(t *testing.T) {
 
 func TestHealthReadinessAndMetrics(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setup(t, func(o *setupOptions) { o.env = map[string]string{"METRICS_TOKEN": "test-metrics-token"} })
 	c := webtest.Browser(t)
 	if res := webtest.Do(t, c, "GET", b.app.URL+"/healthz", nil); res.Status != http.StatusOK {
 		t.Fatalf("healthz = %d", res.Status)
@@ -75,7 +75,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Fatalf("readyz = %d: %s", res.Status, res.Body)
 	}
 	webtest.Do(t, c, "GET", b.app.URL+"/", nil)
-	m := webtest.Do(t, c, "GET", b.app.URL+"/metrics", nil)
+	m := webtest.Do(t, c, "GET", b.app.URL+"/metrics", nil, "Authorization", "Bearer test-metrics-token")
 	for _, want := range []string{
 		`chefdeploy_http_requests_total{code="200",method="GET",route="GET /{$}"} 1`,
 		`chefdeploy_http_request_duration_seconds_bucket{method="GET",route="GET /readyz"`,
@@ -117,5 +117,32 @@ func TestStaticAssetsAreEmbeddedAndCached(t *testing.T) {
 	}
 	if res := webtest.Do(t, c, "GET", b.app.URL+"/static/tailwind.css", nil); res.Status != http.StatusNotFound {
 		t.Fatalf("the Tailwind source is served: %d", res.Status)
+	}
+}
+
+// TestMetricsNeedTheToken: /metrics is not public. Without METRICS_TOKEN it
+// is not served at all; with it, only a request bearing that token gets it,
+// and every other one the same 404 as an unknown page.
+func TestMetricsNeedTheToken(t *testing.T) {
+	t.Parallel()
+	open := setup(t, withEnv("METRICS_TOKEN", ""))
+	c := webtest.Browser(t)
+	if res := webtest.Do(t, c, "GET", open.app.URL+"/metrics", nil, "Authorization", "Bearer "+testMetricsToken); res.Status != http.StatusNotFound || strings.Contains(res.Body, "chefdeploy_http_requests_total") {
+		t.Errorf("/metrics without METRICS_TOKEN = %d, want 404 without metrics", res.Status)
+	}
+
+	b := setup(t, func(o *setupOptions) { o.env = map[string]string{"METRICS_TOKEN": "test-metrics-token"} })
+	for _, auth := range []string{"", "Bearer ", "Bearer wrong-token", "Basic dGVzdC1tZXRyaWNzLXRva2Vu", "test-metrics-token"} {
+		res := webtest.Do(t, c, "GET", b.app.URL+"/metrics", nil, "Authorization", auth)
+		if res.Status != http.StatusNotFound || strings.Contains(res.Body, "chefdeploy_http_requests_total") {
+			t.Errorf("/metrics with Authorization %q = %d, want 404 without metrics", auth, res.Status)
+		}
+	}
+	res := webtest.Do(t, c, "GET", b.app.URL+"/metrics", nil, "Authorization", "Bearer test-metrics-token")
+	if res.Status != http.StatusOK || !strings.Contains(res.Body, "chefdeploy_http_requests_total") {
+		t.Fatalf("/metrics with the token = %d:\n%.300s", res.Status, res.Body)
+	}
+	if strings.Contains(b.logs.String(), "test-metrics-token") {
+		t.Error("the metrics token reached the log")
 	}
 }

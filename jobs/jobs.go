@@ -93,7 +93,7 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	river.AddWorker(workers, &DeployWorker{deps: deps})
 
 	cfg := &river.Config{
-		Logger:               slog.New(quietHandler{Handler: d.Logger.Handler(), min: slog.LevelWarn}).With("component", "river"),
+		Logger:               slog.New(quietHandler{Handler: newRepeatFilter(d.Logger.Handler(), repeatQuiet), min: slog.LevelWarn}).With("component", "river"),
 		Workers:              workers,
 		JobTimeout:           time.Minute,
 		RescueStuckJobsAfter: 2 * time.Minute,
@@ -126,7 +126,8 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 		work:        opts.Work,
 		sweeper: &DeadlineSweeper{
 			conns: deps.connections, db: d.DB, metrics: deps.metrics,
-			logger: d.Logger.With("component", "deadline-sweeper"), interval: sweep,
+			logger:   slog.New(newRepeatFilter(d.Logger.Handler(), repeatQuiet)).With("component", "deadline-sweeper"),
+			interval: sweep,
 		},
 	}, nil
 }

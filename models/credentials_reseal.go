@@ -16,9 +16,9 @@ type ResealCounts struct {
 // ResealCredentials re-seals with the key ring's active key every stored
 // secret sealed with an older key: the users' and sessions' Convex tokens
 // and the apps' deploy keys. Once it has run, the old key can leave
-// CREDENTIALS_KEY. (Logins in flight hold a sealed PKCE verifier for at most
-// LoginAttemptLifetime; they are left to expire.) A value that changed while
-// it ran is left as the newer write made it.
+// CREDENTIALS_KEY. (Logins in flight keep their PKCE verifier in the
+// browser's cookie, under SESSION_SECRET, not under this key.) A value that
+// changed while it ran is left as the newer write made it.
 func ResealCredentials(ctx context.Context, db *sqlx.DB, keys *credentials.Keyring) (ResealCounts, error) {
 	var counts ResealCounts
 	var err error

@@ -61,40 +61,29 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 }
 
-func TestLoginAttemptIsSingleUseAndBound(t *testing.T) {
+func TestLoginStateWorksOnce(t *testing.T) {
 	t.Parallel()
 	db, _ := dbtest.New(t)
 	ctx := context.Background()
 
-	if err := models.CreateLoginAttempt(ctx, db, "state-1", "browser-1", "sealed-verifier"); err != nil {
+	if err := models.UseLoginState(ctx, db, "state-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.ConsumeLoginAttempt(ctx, db, "state-1", "browser-2"); !errors.Is(err, models.ErrNotFound) {
-		t.Fatalf("another browser consumed the attempt: %v", err)
-	}
-	// A mismatch consumes the attempt too: a stolen state is spent.
-	if _, err := models.ConsumeLoginAttempt(ctx, db, "state-1", "browser-1"); !errors.Is(err, models.ErrNotFound) {
-		t.Fatalf("attempt survived a mismatched use: %v", err)
-	}
-
-	if err := models.CreateLoginAttempt(ctx, db, "state-2", "browser-1", "sealed-verifier"); err != nil {
-		t.Fatal(err)
-	}
-	a, err := models.ConsumeLoginAttempt(ctx, db, "state-2", "browser-1")
-	if err != nil || a.CodeVerifier != "sealed-verifier" {
-		t.Fatalf("Consume = %+v, %v", a, err)
-	}
-	if _, err := models.ConsumeLoginAttempt(ctx, db, "state-2", "browser-1"); !errors.Is(err, models.ErrNotFound) {
+	if err := models.UseLoginState(ctx, db, "state-1"); !errors.Is(err, models.ErrNotFound) {
 		t.Fatalf("replayed state accepted: %v", err)
 	}
-
-	if err := models.CreateLoginAttempt(ctx, db, "state-3", "browser-1", "v"); err != nil {
-		t.Fatal(err)
+	if err := models.UseLoginState(ctx, db, "state-2"); err != nil {
+		t.Fatalf("another state refused: %v", err)
 	}
+	// Used states are forgotten once the cookie would refuse them anyway.
 	if _, err := db.ExecContext(ctx, `UPDATE login_attempts SET created_at = now() - interval '1 hour'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.ConsumeLoginAttempt(ctx, db, "state-3", "browser-1"); !errors.Is(err, models.ErrNotFound) {
-		t.Fatalf("expired attempt accepted: %v", err)
+	if err := models.UseLoginState(ctx, db, "state-3"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM login_attempts`); err != nil || n != 1 {
+		t.Fatalf("login_attempts rows = %d, %v; want only the fresh one", n, err)
 	}
 }

@@ -151,6 +151,7 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 			BaseURL:      cfg.ProvisionHost,
 			StateDir:     cfg.SandboxStateDir,
 			Clients:      map[string]string{cfg.OAuthClientID: cfg.OAuthClientSecret},
+			RedirectURIs: map[string]string{cfg.OAuthClientID: cfg.RedirectURL()},
 			DeploySecret: cfg.HostingDeploySecret,
 			Logger:       r.log.With("component", "sandbox"),
 		})

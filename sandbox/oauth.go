@@ -79,6 +79,11 @@ func (s *Sandbox) validateAuthorize(a authorizeRequest) string {
 	if problem := redirectProblem(a.RedirectURI); problem != "" {
 		return problem
 	}
+	// Exactly the registered callback (RFC 6749 §3.1.2.3): any other would
+	// make the sandbox an open redirect that hands codes to whoever asks.
+	if registered := s.opts.RedirectURIs[a.ClientID]; registered == "" || a.RedirectURI != registered {
+		return "redirect_uri is not the one registered for the application " + a.ClientID + "."
+	}
 	if a.ResponseType != "code" {
 		return `response_type must be "code".`
 	}

@@ -203,6 +203,11 @@ func TestOAuthAuthorizeRejectsBadRequests(t *testing.T) {
 		{"relative redirect", "redirect_uri", "/auth/callback", "absolute"},
 		{"javascript redirect", "redirect_uri", "javascript:alert(1)", "absolute"},
 		{"redirect with fragment", "redirect_uri", testRedirectURI + "#x", "fragment"},
+		// Only the redirect_uri registered with the client: anything else
+		// would make the sandbox an open redirect that carries codes away.
+		{"foreign redirect", "redirect_uri", "https://evil.example/auth/callback", "not the one registered"},
+		{"other path on the client's host", "redirect_uri", "http://app.example.test/steal", "not the one registered"},
+		{"registered one with a query", "redirect_uri", testRedirectURI + "?next=https://evil.example", "not the one registered"},
 		{"token flow", "response_type", "token", "response_type"},
 		{"plain PKCE", "code_challenge_method", "plain", "S256"},
 		{"no PKCE method", "code_challenge_method", "", "S256"},

@@ -27,6 +27,10 @@ type Options struct {
 	StateDir string
 	// Clients are the registered OAuth applications: client_id -> client_secret.
 	Clients map[string]string
+	// RedirectURIs are the clients' registered callbacks: client_id -> the
+	// one redirect_uri the authorize page accepts for it, compared exactly.
+	// A client without one cannot sign anyone in.
+	RedirectURIs map[string]string
 	// DeploySecret, when non-empty, must come with hosting deploys in the
 	// convex-chef-deploy-secret header.
 	DeploySecret string
@@ -74,6 +78,7 @@ func New(opts Options) (*Sandbox, error) {
 		opts.MaxBundleBytes = defaultMaxBundleBytes
 	}
 	opts.Clients = maps.Clone(opts.Clients)
+	opts.RedirectURIs = maps.Clone(opts.RedirectURIs)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -29,8 +29,8 @@ type fixture struct {
 	base string // the sandbox's BaseURL
 }
 
-// setup serves a sandbox made with opts (BaseURL and, when nil, Clients are
-// filled in).
+// setup serves a sandbox made with opts (BaseURL and, when nil, Clients and
+// their RedirectURIs are filled in).
 func setup(t *testing.T, opts sandbox.Options) *fixture {
 	t.Helper()
 	// The listener comes first because the sandbox must know its URL.
@@ -41,6 +41,12 @@ func setup(t *testing.T, opts sandbox.Options) *fixture {
 	opts.BaseURL = "http://" + l.Addr().String() + "/sandbox"
 	if opts.Clients == nil {
 		opts.Clients = map[string]string{testClientID: testClientSecret}
+	}
+	if opts.RedirectURIs == nil {
+		opts.RedirectURIs = map[string]string{}
+		for id := range opts.Clients {
+			opts.RedirectURIs[id] = testRedirectURI
+		}
 	}
 	sb, err := sandbox.New(opts)
 	if err != nil {

@@ -99,7 +99,28 @@ type StatusView struct {
 	Env *EnvView
 	// Elapsed is how long the attempt has been running.
 	Elapsed time.Duration
+	// Reconnecting is set while the connection cannot be read (the database
+	// is unreachable): the panel says so and keeps polling until it can.
+	Reconnecting bool
 }
+
+// ReconnectingStatus is the panel of a connecting app whose state cannot be
+// read right now: it keeps polling, more slowly, until the state is back.
+func ReconnectingStatus(appID string) StatusView {
+	return StatusView{AppID: appID, State: models.StateConnecting, Reconnecting: true}
+}
+
+// PollTrigger is the fragment's hx-trigger while it polls.
+func (v StatusView) PollTrigger() string {
+	if v.Reconnecting {
+		return "every " + itoa(int(ReconnectInterval/time.Second)) + "s"
+	}
+	return "every 1s"
+}
+
+// ReconnectInterval is how often a reconnecting panel polls; the 503 that
+// carries it says the same in Retry-After.
+const ReconnectInterval = 2 * time.Second
 
 // StatusURL is what the fragment polls.
 func (v StatusView) StatusURL() string { return "/apps/" + v.AppID + "/status" }
