@@ -49,8 +49,14 @@ type DeployWorker struct {
 
 // Timeout lets a large upload run past River's default job timeout.
 func (w *DeployWorker) Timeout(*river.Job[DeployArgs]) time.Duration {
-	return turnDeadline + uploadDeadline + time.Minute
+	return deployJobTimeout
 }
+
+// deployJobTimeout bounds one deploy job: its turn, then its upload.
+const deployJobTimeout = turnDeadline + uploadDeadline + time.Minute
+
+// longestJob is the longest any worker runs; River's rescuer waits longer.
+const longestJob = deployJobTimeout
 
 // Work uploads the deploy.
 func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) error {

@@ -64,6 +64,10 @@ type Options struct {
 	SweepInterval time.Duration
 }
 
+// rescueStuckJobsAfter is when River takes a running job for dead and runs
+// it again: after the longest job, so that no live job runs twice.
+const rescueStuckJobsAfter = longestJob + time.Minute
+
 // Queue is the job client with what runs beside it: the owner of connection
 // transitions, and the deadline sweeper every working replica runs.
 type Queue struct {
@@ -93,10 +97,16 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	river.AddWorker(workers, &DeployWorker{deps: deps})
 
 	cfg := &river.Config{
-		Logger:               slog.New(quietHandler{Handler: newRepeatFilter(d.Logger.Handler(), repeatQuiet), min: slog.LevelWarn}).With("component", "river"),
-		Workers:              workers,
-		JobTimeout:           time.Minute,
-		RescueStuckJobsAfter: 2 * time.Minute,
+		Logger:     slog.New(quietHandler{Handler: newRepeatFilter(d.Logger.Handler(), repeatQuiet), min: slog.LevelWarn}).With("component", "river"),
+		Workers:    workers,
+		JobTimeout: time.Minute,
+		// River rescues (and runs again) a job still running after this
+		// long, whatever the worker's own Timeout: it must outlast the
+		// longest one, a deploy's, or a slow upload would run twice at once.
+		// Nothing that must happen soon after a crash waits for it: the
+		// deadline sweeper records connections, and a deploy's upload lease
+		// expires on its own.
+		RescueStuckJobsAfter: rescueStuckJobsAfter,
 	}
 	if opts.Work {
 		maxWorkers := opts.MaxWorkers

@@ -107,3 +107,20 @@ func TestCrashedLeaderDoesNotHoldDeadlinesBack(t *testing.T) {
 		t.Fatalf("leader = %s: the test replica took the lease, so it proves nothing", leader)
 	}
 }
+
+// River runs a job again once it has run longer than RescueStuckJobsAfter,
+// whatever the worker's own timeout: that must outlast every worker's, or a
+// slow deploy would upload twice at once.
+func TestRescueWaitsForTheLongestJob(t *testing.T) {
+	t.Parallel()
+	rescue := rescueStuckJobsAfter
+	for name, timeout := range map[string]time.Duration{
+		"deploy":    (&DeployWorker{}).Timeout(nil),
+		"reconcile": (&ReconcileWorker{}).Timeout(nil),
+		"default":   time.Minute,
+	} {
+		if timeout >= rescue {
+			t.Errorf("%s jobs may run %v, but River rescues them after %v", name, timeout, rescue)
+		}
+	}
+}
