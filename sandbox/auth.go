@@ -17,14 +17,22 @@ func credential(r *http.Request, scheme string) (string, bool) {
 }
 
 // userFromBearer resolves the demo user whose access token the request
-// carries.
+// carries: one from /oauth/token or one from /oidc/token.
 func (s *Sandbox) userFromBearer(r *http.Request) (User, string, *apiError) {
 	token, ok := credential(r, "Bearer")
 	if !ok {
 		return User{}, "", errUnauthenticated
 	}
+	h := hashSecret(token)
 	s.mu.Lock()
-	key, ok := s.st.Tokens[hashSecret(token)]
+	key, ok := s.st.Tokens[h]
+	if !ok {
+		// The OIDC provider's access tokens work here too, as the login's
+		// token works on the real provision host (CONTRACT §2.2).
+		var g oidcGrant
+		g, ok = s.oidcAccessLocked(h)
+		key = g.User
+	}
 	s.mu.Unlock()
 	u, known := usersByKey[key]
 	if !ok || !known {

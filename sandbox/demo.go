@@ -63,7 +63,15 @@ type User struct {
 	ProfileID any
 	// Teams are team slugs; the first is the one the OAuth token names.
 	Teams []string
+	// Groups is the OIDC groups claim.
+	Groups []string
 }
+
+// SupportGroup is the OIDC group of the support staff (Sam).
+const SupportGroup = "support"
+
+// Subject is the user's OIDC sub: stable, and never reused for another.
+func (u User) Subject() string { return "sandbox-user-" + u.Key }
 
 // Team is a demo team.
 type Team struct {
@@ -95,7 +103,8 @@ var demoUsers = []User{
 	},
 	{
 		Key: UserSam, Name: "Sam Support", Email: "sam@example.com", ProfileID: int64(1003),
-		Teams: []string{TeamChefSupport, TeamSamSandbox},
+		Teams:  []string{TeamChefSupport, TeamSamSandbox},
+		Groups: []string{SupportGroup},
 	},
 }
 
@@ -144,6 +153,7 @@ func DemoUsers() []User {
 	out := make([]User, len(demoUsers))
 	for i, u := range demoUsers {
 		u.Teams = append([]string(nil), u.Teams...)
+		u.Groups = append([]string(nil), u.Groups...)
 		out[i] = u
 	}
 	return out

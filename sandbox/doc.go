@@ -1,5 +1,6 @@
 // Package sandbox is a built-in emulator of the Convex provision host API
-// and its OAuth server (CONTRACT.md §2 and §3). The product mounts it at
+// and its OAuth server (CONTRACT.md §2 and §3), and an OpenID Connect
+// provider for the login (§3.1), with issuer {BaseURL}/oidc. The product mounts it at
 // /sandbox when PROVISION_HOST is unset, so the whole product works without a
 // Convex account; tests serve it from their own httptest.Server. It checks
 // requests the way the real service does and keeps its state in a directory,
@@ -29,4 +30,38 @@
 //     origin away from the product's cookies.
 //   - Secrets (user tokens, deploy tokens, admin keys) are stored as sha256
 //     hashes; authorization codes live in memory only.
+//
+// The OpenID Connect provider (oidc.go) sits beside the OAuth server and
+// leaves it unchanged:
+//
+//   - Endpoints: /oidc/.well-known/openid-configuration, /oidc/jwks,
+//     /oidc/authorize (GET page, POST form, cross-origin posts refused),
+//     /oidc/token and /oidc/userinfo (GET or POST, Bearer header only).
+//   - It serves the same registered clients and redirect URIs (Options.Clients
+//     and Options.RedirectURIs): the product's login callback is
+//     {BASE_URL}/auth/callback in both flows. Codes and tokens of the two
+//     flows are separate: an /oauth code is unknown at /oidc/token.
+//   - The authorize request must carry scope with openid, a nonce (at most
+//     512 bytes) and S256 PKCE; state is optional and passed through. Bad
+//     requests get a 400 page and no redirect. prompt, max_age and other
+//     parameters are ignored: the page is always shown.
+//   - Client credentials only in the form body (client_secret_post). Codes
+//     live 60 s, are spent by any attempt, and a replay revokes the access
+//     and refresh tokens the code gave.
+//   - Access tokens are opaque ("sbxo_…"), valid 1 hour, stored hashed with
+//     their expiry, and also accepted by the provision API as the user's
+//     token (CONTRACT §2.2). Refresh tokens ("sbxr_…", 30 days) are always
+//     issued and rotate on use; a refreshed ID token has no nonce.
+//   - ID tokens are RS256, signed with a 2048-bit key whose kid is its RFC
+//     7638 thumbprint. The key is made on first use and kept in the state
+//     (the one secret kept in the clear, since the sandbox signs with it),
+//     so it survives restarts when there is a StateDir.
+//   - Claims: iss, sub ("sandbox-user-{key}", User.Subject), aud, exp, iat,
+//     nonce, at_hash; email and email_verified with the email scope; name
+//     with the profile scope; groups always, omitted when empty (Sam is in
+//     "support"). userinfo answers the same person claims.
+//   - Errors of the token and userinfo endpoints use OAuth's shape
+//     ({"error","error_description"}, RFC 6749 §5.2 and RFC 6750 §3, with
+//     WWW-Authenticate on userinfo), like /oauth/token, not the API's
+//     {"code","message"}.
 package sandbox

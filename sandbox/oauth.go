@@ -138,7 +138,7 @@ func (s *Sandbox) authorizePage(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, http.StatusBadRequest, errorPage("Invalid sign-in request", problem))
 		return
 	}
-	s.renderPage(w, http.StatusOK, authorizePage(newAuthorizeView(a)))
+	s.renderPage(w, http.StatusOK, authorizePage(newAuthorizeView(a.ClientID, a.fields(), "wants to manage projects in your Convex teams.")))
 }
 
 // authorizeDecision handles the consent form: a user button or Deny.
@@ -231,13 +231,15 @@ func (s *Sandbox) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"access_token": token, "token_type": "bearer"})
 }
 
-func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, error) {
+// tokenForm reads a token request's bounded form body and authenticates
+// the client by the credentials in it. It returns the form and client id.
+func (s *Sandbox) tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, string, error) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return "", &oauthError{status: http.StatusBadRequest, Code: "invalid_request", Description: "The body must be application/x-www-form-urlencoded."}
+		return nil, "", &oauthError{status: http.StatusBadRequest, Code: "invalid_request", Description: "The body must be application/x-www-form-urlencoded."}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
-		return "", &oauthError{status: http.StatusBadRequest, Code: "invalid_request", Description: "The form could not be read."}
+		return nil, "", &oauthError{status: http.StatusBadRequest, Code: "invalid_request", Description: "The form could not be read."}
 	}
 	// Only the body counts: the contract puts client credentials there, and
 	// query parameters would leak them into logs.
@@ -248,10 +250,18 @@ func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, erro
 		if _, _, basic := r.BasicAuth(); basic {
 			description = "Client credentials must be sent in the form body, not with HTTP Basic authentication."
 		}
-		return "", &oauthError{status: http.StatusUnauthorized, Code: "invalid_client", Description: description}
+		return nil, "", &oauthError{status: http.StatusUnauthorized, Code: "invalid_client", Description: description}
 	}
 	if !s.clientValid(clientID, secret) {
-		return "", &oauthError{status: http.StatusUnauthorized, Code: "invalid_client", Description: "Unknown client or wrong client secret."}
+		return nil, "", &oauthError{status: http.StatusUnauthorized, Code: "invalid_client", Description: "Unknown client or wrong client secret."}
+	}
+	return f, clientID, nil
+}
+
+func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, error) {
+	f, clientID, err := s.tokenForm(w, r)
+	if err != nil {
+		return "", err
 	}
 	if f.Get("grant_type") != "authorization_code" {
 		return "", &oauthError{status: http.StatusBadRequest, Code: "unsupported_grant_type", Description: `grant_type must be "authorization_code".`}
@@ -280,18 +290,8 @@ func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, erro
 	}
 	// Any attempt spends the code, so a stolen code cannot be tried twice.
 	c.used = true
-	verifier := f.Get("code_verifier")
-	switch {
-	case time.Since(c.issued) > codeLifetime:
-		return "", invalidGrant("The code has expired.")
-	case c.clientID != clientID:
-		return "", invalidGrant("The code was issued to another client.")
-	case c.redirectURI != f.Get("redirect_uri"):
-		return "", invalidGrant("redirect_uri does not match the one of the authorization request.")
-	case verifier == "":
-		return "", invalidGrant("code_verifier is required.")
-	case !pkceValueValid(verifier) || !secretEqual(pkceChallenge(verifier), c.challenge):
-		return "", invalidGrant("code_verifier does not match the code_challenge.")
+	if err := c.check(clientID, f); err != nil {
+		return "", err
 	}
 	token, err := s.issueTokenLocked(usersByKey[c.userKey])
 	if err != nil {
@@ -299,6 +299,26 @@ func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, erro
 	}
 	c.tokenHash = hashSecret(token)
 	return token, nil
+}
+
+// check compares a code with the token request that presents it: not
+// expired, same client and redirect_uri, and a code_verifier that matches
+// the challenge.
+func (c *authCode) check(clientID string, f url.Values) error {
+	verifier := f.Get("code_verifier")
+	switch {
+	case time.Since(c.issued) > codeLifetime:
+		return invalidGrant("The code has expired.")
+	case c.clientID != clientID:
+		return invalidGrant("The code was issued to another client.")
+	case c.redirectURI != f.Get("redirect_uri"):
+		return invalidGrant("redirect_uri does not match the one of the authorization request.")
+	case verifier == "":
+		return invalidGrant("code_verifier is required.")
+	case !pkceValueValid(verifier) || !secretEqual(pkceChallenge(verifier), c.challenge):
+		return invalidGrant("code_verifier does not match the code_challenge.")
+	}
+	return nil
 }
 
 // pkceChallenge is the S256 transform of RFC 7636 §4.2.

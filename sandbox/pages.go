@@ -28,12 +28,14 @@ func (u userChoice) TestID() string { return "sandbox-user-" + u.Key }
 // authorizeView is the consent page.
 type authorizeView struct {
 	ClientID string
-	Fields   []formField
-	Users    []userChoice
+	// Purpose says what the application asks for, after its name.
+	Purpose string
+	Fields  []formField
+	Users   []userChoice
 }
 
-func newAuthorizeView(a authorizeRequest) authorizeView {
-	v := authorizeView{ClientID: a.ClientID, Fields: a.fields()}
+func newAuthorizeView(clientID string, fields []formField, purpose string) authorizeView {
+	v := authorizeView{ClientID: clientID, Purpose: purpose, Fields: fields}
 	for _, u := range demoUsers {
 		names := make([]string, 0, len(u.Teams))
 		for _, slug := range u.Teams {

@@ -19,6 +19,15 @@ func (s *Sandbox) routes() http.Handler {
 	mux.Handle("POST /oauth/authorize", consent.Handler(http.HandlerFunc(s.authorizeDecision)))
 	mux.HandleFunc("POST /oauth/token", s.token)
 
+	// OpenID Connect provider (CONTRACT §3.1), issuer {BaseURL}/oidc.
+	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", s.oidcDiscovery)
+	mux.HandleFunc("GET /oidc/jwks", s.oidcJWKS)
+	mux.HandleFunc("GET /oidc/authorize", s.oidcAuthorizePage)
+	mux.Handle("POST /oidc/authorize", consent.Handler(http.HandlerFunc(s.oidcAuthorizeDecision)))
+	mux.HandleFunc("POST /oidc/token", s.oidcToken)
+	mux.HandleFunc("GET /oidc/userinfo", s.oidcUserinfo)
+	mux.HandleFunc("POST /oidc/userinfo", s.oidcUserinfo)
+
 	// Provision API (CONTRACT §2).
 	mux.HandleFunc("GET /api/dashboard/profile", s.profile)
 	mux.HandleFunc("GET /api/dashboard/teams", s.teams)

@@ -57,8 +57,15 @@ type Sandbox struct {
 	mu    sync.Mutex
 	st    *state
 	codes map[string]*authCode // by hash of the code; codes live in memory only
+	// oidcCodes are the OIDC provider's codes, apart so that a code of one
+	// flow is unknown to the other's token endpoint.
+	oidcCodes map[string]*oidcCode
 	// bundles holds hosting deploys when there is no StateDir.
 	bundles map[string][]byte
+
+	// keyMu guards key, which is made on first use (oidcSigningKey).
+	keyMu sync.Mutex
+	key   *signingKey
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -93,13 +100,19 @@ func New(opts Options) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{
-		opts:    opts,
-		base:    base,
-		log:     log,
-		st:      st,
-		codes:   map[string]*authCode{},
-		bundles: map[string][]byte{},
-		done:    make(chan struct{}),
+		opts:      opts,
+		base:      base,
+		log:       log,
+		st:        st,
+		codes:     map[string]*authCode{},
+		oidcCodes: map[string]*oidcCode{},
+		bundles:   map[string][]byte{},
+		done:      make(chan struct{}),
+	}
+	if st.OIDCKey != "" {
+		if s.key, err = parseStoredKey(st.OIDCKey); err != nil {
+			return nil, err
+		}
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -145,7 +158,7 @@ func (s *Sandbox) Env(deploymentName string) map[string]string {
 // the API: "create_project", "authorize", "list_projects", "delete_project",
 // "get_token_info", "record_tokens", "hosting_deploy",
 // "update_environment_variables", "list_environment_variables"; calls that name no team
-// ("profile", "teams", "oauth_token") are counted under team "".
+// ("profile", "teams", "oauth_token", "oidc_token") are counted under team "".
 func (s *Sandbox) Calls(op, teamSlug string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

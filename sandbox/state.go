@@ -26,6 +26,21 @@ type state struct {
 	Calls map[string]int `json:"calls"`
 	// CentitokensUsed is what record_tokens added to a team's starting usage.
 	CentitokensUsed map[string]int64 `json:"centitokensUsed"`
+	// OIDCKey is the ID-token signing key, base64 of PKCS#8 DER. Unlike the
+	// tokens it must be kept in the clear: the sandbox signs with it.
+	OIDCKey string `json:"oidcKey,omitempty"`
+	// OIDCTokens maps the hash of an OIDC access token to its grant.
+	OIDCTokens map[string]oidcGrant `json:"oidcTokens"`
+	// OIDCRefreshTokens maps the hash of an OIDC refresh token to its grant.
+	OIDCRefreshTokens map[string]oidcGrant `json:"oidcRefreshTokens"`
+}
+
+// oidcGrant is what an OIDC access or refresh token stands for.
+type oidcGrant struct {
+	User     string   `json:"user"`
+	ClientID string   `json:"clientId"`
+	Scopes   []string `json:"scopes"`
+	Expires  int64    `json:"expires"` // ms since epoch
 }
 
 // project is a Convex project with its single dev deployment.
@@ -74,11 +89,13 @@ func (p *project) public() Project {
 
 func newState() *state {
 	return &state{
-		NextProjectID:   1,
-		Tokens:          map[string]string{},
-		Env:             map[string]map[string]string{},
-		Calls:           map[string]int{},
-		CentitokensUsed: map[string]int64{},
+		NextProjectID:     1,
+		Tokens:            map[string]string{},
+		Env:               map[string]map[string]string{},
+		Calls:             map[string]int{},
+		CentitokensUsed:   map[string]int64{},
+		OIDCTokens:        map[string]oidcGrant{},
+		OIDCRefreshTokens: map[string]oidcGrant{},
 	}
 }
 
@@ -112,6 +129,12 @@ func loadState(dir string) (*state, error) {
 	}
 	if st.CentitokensUsed == nil {
 		st.CentitokensUsed = map[string]int64{}
+	}
+	if st.OIDCTokens == nil {
+		st.OIDCTokens = map[string]oidcGrant{}
+	}
+	if st.OIDCRefreshTokens == nil {
+		st.OIDCRefreshTokens = map[string]oidcGrant{}
 	}
 	for _, p := range st.Projects {
 		if p.ID >= st.NextProjectID {
