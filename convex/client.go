@@ -1,5 +1,7 @@
-// Package convex is the client of the Convex provision-host API (the management
-// API at api.convex.dev) and of a deployment's own API, as fixed by CONTRACT §2.
+// Package convex is the client of Convex as fixed by CONTRACT §2: Client
+// talks to the builder's provision host (§2.2) and to a deployment's own API
+// (§2.3); Platform talks to the public Management API v1 (§2.1) and shares
+// Client's transport, bounds and retries.
 //
 // Every answer is treated as untrusted: bodies are size-bounded, unknown fields
 // are ignored, malformed JSON becomes an *Error, and no secret (bearer token,

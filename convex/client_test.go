@@ -18,9 +18,10 @@ const (
 	deployKey    = "project:acme:tic-tac-toe|deploy-secret-77c2e0"
 	clientSecret = "oauth-client-secret-9d3e"
 	hostSecret   = "hosting-secret-31aa5c"
+	teamToken    = "team:acme|team-secret-5e2c81"
 )
 
-var allSecrets = []string{userToken, "user-secret-4f1b9a", deployKey, "deploy-secret-77c2e0", clientSecret, hostSecret}
+var allSecrets = []string{userToken, "user-secret-4f1b9a", deployKey, "deploy-secret-77c2e0", clientSecret, hostSecret, teamToken, "team-secret-5e2c81"}
 
 // seen is one request as the test server received it.
 type seen struct {
@@ -60,6 +61,18 @@ type bundle struct {
 // client with fast backoff pointed at it. opts may adjust the client options.
 func setup(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int), opts ...func(*Options)) bundle {
 	t.Helper()
+	ts := startServer(t, handle)
+	o := Options{BaseURL: ts.URL + "/", BaseBackoff: time.Millisecond}
+	for _, f := range opts {
+		f(&o)
+	}
+	return bundle{client: New(o), srv: ts}
+}
+
+// startServer starts a server that records each request and answers request
+// n (0-based) with handle.
+func startServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int)) *testServer {
+	t.Helper()
 	ts := &testServer{}
 	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -73,11 +86,7 @@ func setup(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n i
 		handle(w, r, n)
 	}))
 	t.Cleanup(ts.Close)
-	o := Options{BaseURL: ts.URL + "/", BaseBackoff: time.Millisecond}
-	for _, f := range opts {
-		f(&o)
-	}
-	return bundle{client: New(o), srv: ts}
+	return ts
 }
 
 // script answers the nth request with replies[n], repeating the last one.

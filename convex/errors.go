@@ -24,6 +24,7 @@ const (
 	// The contract is silent here; the raw decode error is for logs only.
 	detailInvalid        = "the Convex API returned an invalid response"
 	detailInvalidRequest = "invalid request"
+	detailTooLong        = "the list is longer than chefdeploy reads"
 )
 
 const maxMessageRunes = 300
@@ -32,6 +33,11 @@ const maxMessageRunes = 300
 // but a body that is oversized, not JSON, or lacks a required field. Such a
 // call is not retried: the server did answer.
 var ErrInvalidResponse = errors.New("invalid response from Convex")
+
+// ErrListTooLong is wrapped by an *Error whose list (all the pages of a
+// paged one) is longer than the bound this package reads; the rest is not
+// fetched, so the caller must not act as if it had seen everything.
+var ErrListTooLong = errors.New("list exceeds the bound")
 
 // errInvalidRequest marks a call we could not even send (bad argument or URL).
 var errInvalidRequest = errors.New("invalid request")
@@ -45,10 +51,16 @@ type noFinalAnswer struct{}
 func (noFinalAnswer) Error() string { return "no final answer before the deadline" }
 func (noFinalAnswer) Unwrap() error { return context.DeadlineExceeded }
 
-// Error is a failed provision-host or deployment call. Its Error() text names
-// the call, status and cause and never a secret; show users UserMessage().
+// Error is a failed provision-host, Management API or deployment call. Its
+// Error() text names the call, status and cause and never a secret; show
+// users UserMessage().
 type Error struct {
-	Op      string // "profile", "teams", "create_project", "authorize", "list_projects", "delete_project", "get_token_info", "record_tokens", "hosting_deploy", "update_environment_variables", "list_environment_variables"
+	// Op names the call: "profile", "teams", "create_project", "authorize",
+	// "list_projects", "delete_project", "get_token_info", "record_tokens",
+	// "hosting_deploy", "update_environment_variables",
+	// "list_environment_variables"; from a Platform also "token_details",
+	// "create_deploy_key", "delete_deploy_key", "list_deploy_keys".
+	Op      string
 	Status  int    // HTTP status of the last answer; 0 when none came (network error, timeout)
 	Code    string // the "code" field of a JSON error body, if any
 	Message string // the "message" field, if any; truncated, with known secrets redacted
@@ -56,8 +68,13 @@ type Error struct {
 	// Tries is how many requests the call made when it failed for good on
 	// an answer that a retry cannot change (0 when unknown).
 	Tries int
+	// TeamSlug is the team whose grant made a Platform call, for the 401
+	// and 403 messages; a Platform takes it from the token's "team:{slug}|"
+	// prefix. A caller that knows the slug otherwise may set it when empty.
+	TeamSlug string
 
-	sso bool // the body contained "SSORequired"
+	sso      bool // the body contained "SSORequired"
+	platform bool // a Platform call: CONTRACT §2.1's messages apply
 }
 
 // Error returns e.g. "convex create_project: 400 ProjectQuotaReached". The
@@ -84,13 +101,14 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// UserMessage is the text the user reads for e (CONTRACT §2).
+// UserMessage is the text the user reads for e: CONTRACT §2.1's table for a
+// Platform call, §2.2's for a provision-host call, and the same texts for
+// what both share (no answer, invalid answers, the deployment's rules).
 func (e *Error) UserMessage() string {
+	if m, ok := e.accessMessage(); ok {
+		return m
+	}
 	switch {
-	case e.sso || e.Code == "SSORequired" || strings.Contains(e.Message, "SSORequired"):
-		return msgSSORequired
-	case e.Status == 401:
-		return msgSignInExpired
 	case errors.Is(e.Err, context.DeadlineExceeded) || isTimeout(e.Err):
 		// Retries ran out of time, or the last attempt never got an answer.
 		return msgNoAnswer
@@ -102,6 +120,8 @@ func (e *Error) UserMessage() string {
 	case e.Status == 0:
 		// No answer at all (connection refused, reset, cancelled).
 		return msgNoAnswer
+	case errors.Is(e.Err, ErrListTooLong):
+		return e.opMessage(detailTooLong)
 	case errors.Is(e.Err, ErrInvalidResponse):
 		return e.opMessage(detailInvalid)
 	case e.Status == 400 && strings.HasPrefix(e.Code, "EnvironmentVariable"):
@@ -120,11 +140,37 @@ func (e *Error) UserMessage() string {
 	}
 }
 
+// accessMessage is the flavour's answer to a refusal of who is asking: SSO
+// required, an unaccepted token (401) and, for a Platform, a role too weak
+// (403). These come first: they hold whatever the call was.
+func (e *Error) accessMessage() (string, bool) {
+	switch {
+	case e.sso || strings.Contains(e.Code, "SSORequired") || strings.Contains(e.Message, "SSORequired"):
+		return msgSSORequired, true
+	case e.Status == 401 && e.platform:
+		return "Convex no longer accepts your authorization for " + e.team() + ". Authorize the team again.", true
+	case e.Status == 401:
+		return msgSignInExpired, true
+	case e.Status == 403 && e.platform:
+		return "Your Convex role on " + e.team() + " does not allow this.", true
+	}
+	return "", false
+}
+
+// team names the grant's team in a message; a token without the
+// "team:{slug}|" prefix leaves the slug unknown.
+func (e *Error) team() string {
+	if e.TeamSlug == "" {
+		return "this team"
+	}
+	return "team " + e.TeamSlug
+}
+
 func (e *Error) opMessage(detail string) string {
 	switch e.Op {
 	case "create_project":
 		return "Failed to create project: " + detail
-	case "authorize":
+	case "authorize", "create_deploy_key":
 		return "Failed to create project deploy key: " + detail
 	default:
 		return "Convex " + e.Op + " failed: " + detail
@@ -147,6 +193,16 @@ func (e *Error) Retryable() bool {
 	default:
 		return true
 	}
+}
+
+// IsGrantRevoked reports whether err is a Platform call that Convex answered
+// 401: the team token no longer works, so its grant is to be marked revoked
+// and the user offered to authorize the team again (CONTRACT §2.1). An SSO
+// refusal is not a revocation: authorizing again does not help until the
+// user has logged in with single sign-on.
+func IsGrantRevoked(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.platform && e.Status == 401 && !e.sso && !strings.Contains(e.Code, "SSORequired")
 }
 
 // UserMessage returns the text to show a user for any error from this package

@@ -37,6 +37,7 @@ type Project struct {
 	ID         int64
 	Name, Slug string
 	TeamID     int64
+	TeamSlug   string // sent by the Management API only; empty from the provision host
 	CreateTime time.Time
 }
 
