@@ -27,8 +27,11 @@ type authCode struct {
 	redirectURI string
 	challenge   string
 	userKey     string
-	issued      time.Time
-	used        bool
+	// teamSlug is set by the team consent page: the code then exchanges
+	// into a team token for that one team.
+	teamSlug string
+	issued   time.Time
+	used     bool
 	// tokenHash is the token the code was exchanged for; a replay revokes it
 	// (RFC 6749 §4.1.2).
 	tokenHash string
@@ -270,7 +273,7 @@ func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, erro
 	}
 	if c.used {
 		if c.tokenHash != "" {
-			delete(s.st.Tokens, c.tokenHash)
+			s.revokeTokenHashLocked(c.tokenHash)
 			c.tokenHash = ""
 			if err := s.saveLocked(); err != nil {
 				return "", err
@@ -293,7 +296,13 @@ func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, erro
 	case !pkceValueValid(verifier) || !secretEqual(pkceChallenge(verifier), c.challenge):
 		return "", invalidGrant("code_verifier does not match the code_challenge.")
 	}
-	token, err := s.issueTokenLocked(usersByKey[c.userKey])
+	var token string
+	var err error
+	if c.teamSlug != "" {
+		token, err = s.issueTeamTokenLocked(usersByKey[c.userKey], teamsBySlug[c.teamSlug], c.clientID)
+	} else {
+		token, err = s.issueTokenLocked(usersByKey[c.userKey])
+	}
 	if err != nil {
 		return "", err
 	}

@@ -144,8 +144,13 @@ func (s *Sandbox) Env(deploymentName string) map[string]string {
 // for some ops), whatever it then answers. Ops are named after
 // the API: "create_project", "authorize", "list_projects", "delete_project",
 // "get_token_info", "record_tokens", "hosting_deploy",
-// "update_environment_variables", "list_environment_variables"; calls that name no team
-// ("profile", "teams", "oauth_token") are counted under team "".
+// "update_environment_variables", "list_environment_variables", and of the
+// Management API "token_details", "create_deploy_key", "delete_deploy_key",
+// "list_deploy_keys" (its create_project, projects listing and project
+// delete count as "create_project", "list_projects" and "delete_project",
+// shared with the provision host, so a failure team's cycle is one for both
+// APIs); calls that name no team ("profile", "teams", "oauth_token") are
+// counted under team "".
 func (s *Sandbox) Calls(op, teamSlug string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
