@@ -84,7 +84,7 @@ func (s *Sandbox) validateAuthorize(a authorizeRequest) string {
 	}
 	// Exactly the registered callback (RFC 6749 §3.1.2.3): any other would
 	// make the sandbox an open redirect that hands codes to whoever asks.
-	if registered := s.opts.RedirectURIs[a.ClientID]; registered == "" || a.RedirectURI != registered {
+	if !s.redirectRegistered(a.ClientID, a.RedirectURI) {
 		return "redirect_uri is not the one registered for the application " + a.ClientID + "."
 	}
 	if a.ResponseType != "code" {

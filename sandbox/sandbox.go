@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type Options struct {
 	// one redirect_uri the authorize page accepts for it, compared exactly.
 	// A client without one cannot sign anyone in.
 	RedirectURIs map[string]string
+	// OtherRedirectURIs are further registered callbacks of a client, such as
+	// {BASE_URL}/teams/callback next to the login's; each is also compared
+	// exactly. (Convex lets an application register up to 20.)
+	OtherRedirectURIs map[string][]string
 	// DeploySecret, when non-empty, must come with hosting deploys in the
 	// convex-chef-deploy-secret header.
 	DeploySecret string
@@ -79,6 +84,11 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	opts.Clients = maps.Clone(opts.Clients)
 	opts.RedirectURIs = maps.Clone(opts.RedirectURIs)
+	other := make(map[string][]string, len(opts.OtherRedirectURIs))
+	for id, uris := range opts.OtherRedirectURIs {
+		other[id] = slices.Clone(uris)
+	}
+	opts.OtherRedirectURIs = other
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

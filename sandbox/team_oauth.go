@@ -90,6 +90,15 @@ func (s *Sandbox) teamAuthorizeDecision(w http.ResponseWriter, r *http.Request) 
 	http.Redirect(w, r, callbackURL(a.RedirectURI, url.Values{"code": {code}}, a.State), http.StatusFound)
 }
 
+// redirectRegistered reports whether uri is exactly one of the client's
+// registered callbacks.
+func (s *Sandbox) redirectRegistered(clientID, uri string) bool {
+	if uri == "" {
+		return false
+	}
+	return uri == s.opts.RedirectURIs[clientID] || slices.Contains(s.opts.OtherRedirectURIs[clientID], uri)
+}
+
 // issueCode stores c under a new code and returns the code, forgetting
 // codes older than codeMemory.
 func (s *Sandbox) issueCode(c *authCode) string {

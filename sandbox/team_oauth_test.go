@@ -490,3 +490,38 @@ func TestTeamTokensSurviveRestart(t *testing.T) {
 		t.Errorf("new token id %d, not after %d", d3.ID, d1.ID)
 	}
 }
+
+// TestTeamConsentOnASecondCallback: the product registers
+// {BASE_URL}/teams/callback next to its login callback, and the consent
+// redirects to either, but to nothing else.
+func TestTeamConsentOnASecondCallback(t *testing.T) {
+	t.Parallel()
+	const teamsCallback = "http://app.example.test/teams/callback"
+	f := setup(t, sandbox.Options{
+		Clients:           map[string]string{testClientID: testClientSecret},
+		RedirectURIs:      map[string]string{testClientID: testRedirectURI},
+		OtherRedirectURIs: map[string][]string{testClientID: {teamsCallback}},
+	})
+	conf := f.teamConfig()
+	conf.RedirectURL = teamsCallback
+	verifier := oauth2.GenerateVerifier()
+	form := f.openTeamConsent(t, conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), sandbox.UserAda)
+	resp := form.post(t, url.Values{"action": {"authorize"}, "grant_team": {sandbox.TeamAcme}})
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound || loc.Scheme+"://"+loc.Host+loc.Path != teamsCallback {
+		t.Fatalf("consent: %d to %q (%v)", resp.StatusCode, resp.Header.Get("Location"), err)
+	}
+	tok, err := conf.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok.AccessToken, "team:acme|") {
+		t.Errorf("token %q", tok.AccessToken)
+	}
+	conf.RedirectURL = "http://app.example.test/teams/other"
+	rp := f.send(t, "GET", strings.TrimPrefix(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), f.base), nil, nil)
+	if rp.status != http.StatusBadRequest || !strings.Contains(string(rp.body), "not the one registered") {
+		t.Errorf("unregistered callback: %d %s", rp.status, rp.body)
+	}
+}
