@@ -23,7 +23,8 @@ const (
 var envNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // deploymentAuth checks `Authorization: Convex {key}` for a deployment. The
-// key is a deploy key of the deployment's project or its admin key.
+// key is a deploy key of the deployment's project (from authorize or
+// create_deploy_key) or its admin key.
 func (s *Sandbox) deploymentAuth(r *http.Request, name string) (*project, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -38,8 +39,14 @@ func (s *Sandbox) deploymentAuth(r *http.Request, name string) (*project, *apiEr
 	if kp := s.projectForDeployKeyLocked(key); kp == p {
 		return p, nil
 	}
-	if secretEqual(hashSecret(key), p.AdminKeyHash) {
+	h := hashSecret(key)
+	if secretEqual(h, p.AdminKeyHash) {
 		return p, nil
+	}
+	for _, k := range p.DeployKeys {
+		if secretEqual(h, k.Hash) {
+			return p, nil
+		}
 	}
 	return nil, errorf(http.StatusUnauthorized, "BadAdminKey", "The key is not valid for this deployment.")
 }

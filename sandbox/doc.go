@@ -1,6 +1,7 @@
-// Package sandbox is a built-in emulator of the Convex provision host API
-// and its OAuth server (CONTRACT.md §2 and §3), and an OpenID Connect
-// provider for the login (§3.1), with issuer {BaseURL}/oidc. The product mounts it at
+// Package sandbox is a built-in emulator of the Convex provision host API,
+// the public Management API and their OAuth server (CONTRACT.md §2 and §3),
+// and an OpenID Connect provider for the login (§3.1), with issuer
+// {BaseURL}/oidc. The product mounts it at
 // /sandbox when PROVISION_HOST is unset, so the whole product works without a
 // Convex account; tests serve it from their own httptest.Server. It checks
 // requests the way the real service does and keeps its state in a directory,
@@ -28,8 +29,8 @@
 //     Because the sandbox shares the product's origin, site files carry
 //     "Content-Security-Policy: sandbox …", which puts them in an opaque
 //     origin away from the product's cookies.
-//   - Secrets (user tokens, deploy tokens, admin keys) are stored as sha256
-//     hashes; authorization codes live in memory only.
+//   - Secrets (user tokens, team tokens, deploy tokens and keys, admin keys)
+//     are stored as sha256 hashes; authorization codes live in memory only.
 //
 // The OpenID Connect provider (oidc.go) sits beside the OAuth server and
 // leaves it unchanged:
@@ -64,4 +65,31 @@
 //     ({"error","error_description"}, RFC 6749 §5.2 and RFC 6750 §3, with
 //     WWW-Authenticate on userinfo), like /oauth/token, not the API's
 //     {"code","message"}.
+//
+// It also emulates the public Management API v1 (CONTRACT §2.1) at /v1 and
+// its team consent (§3.2) at /oauth/authorize/team, on the same projects,
+// variables and quotas as the provision host:
+//
+//   - The consent page picks a demo user, then one of that user's teams;
+//     the team query parameter preselects a team the user is in and is
+//     ignored otherwise. PKCE S256 is required, as on the login page. Its
+//     code exchanges at the shared /oauth/token into "team:{slug}|…", with
+//     no expiry or refresh; token_details names the token after the client.
+//   - A team token opens /v1 only and a login token /api only; each is 401
+//     Unauthenticated on the other API, as is a revoked or unknown token.
+//     RevokeToken revokes either kind, as removing the application in the
+//     dashboard would; IssueTeamToken mints one without the browser.
+//   - A token covers one team: another team's id answers 403 Forbidden,
+//     even one its person is in; another team's project or deployment
+//     answers 404 like a missing one, so their existence does not leak.
+//   - Projects are listed newest first; limit is 1 to 100 (default 100,
+//     larger values give 100); the cursor names the last project of its
+//     page, so a delete between pages skips nothing.
+//   - Deploy keys may share a name; delete_deploy_key removes every key of
+//     the name and answers 404 DeployKeyNotFound when there is none. Keys
+//     outlive the grant that made them (CONTRACT §3.2) and die with their
+//     project. allowedActions is always empty: the keys are unrestricted.
+//   - Failure teams fail create_project the same way on both APIs and share
+//     its call counter; "authorize-fails" fails create_deploy_key with 403,
+//     and "malformed" cuts the answer after the project's slug.
 package sandbox

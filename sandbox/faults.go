@@ -62,7 +62,8 @@ func (s *Sandbox) createProjectFault(ctx context.Context, team string, call int)
 	return fault{}
 }
 
-// authorizeFault is the failure mode of /api/dashboard/authorize.
+// authorizeFault is the failure mode of /api/dashboard/authorize and of
+// the Management API's create_deploy_key.
 func authorizeFault(team string) *apiError {
 	if team == TeamAuthorizeFails {
 		return errorf(http.StatusForbidden, "Forbidden", "This team does not allow deploy keys for the application.")
@@ -76,4 +77,11 @@ func truncatedCreateAnswer(resp createProjectResponse) []byte {
 	slug, _ := json.Marshal(resp.ProjectSlug)
 	team, _ := json.Marshal(resp.TeamSlug)
 	return fmt.Appendf(nil, `{"projectSlug":%s,"projectId":%d,"teamSlug":%s,"deploymentN`, slug, resp.ProjectID, team)
+}
+
+// truncatedPlatformCreateAnswer is the beginning of a Management API
+// create_project answer, cut as a dropped connection would leave it.
+func truncatedPlatformCreateAnswer(resp platformCreateResponse) []byte {
+	slug, _ := json.Marshal(resp.Slug)
+	return fmt.Appendf(nil, `{"id":%d,"projectId":%d,"slug":%s,"deploymentN`, resp.ID, resp.ProjectID, slug)
 }

@@ -27,8 +27,11 @@ type authCode struct {
 	redirectURI string
 	challenge   string
 	userKey     string
-	issued      time.Time
-	used        bool
+	// teamSlug is set by the team consent page: the code then exchanges
+	// into a team token for that one team.
+	teamSlug string
+	issued   time.Time
+	used     bool
 	// tokenHash is the token the code was exchanged for; a replay revokes it
 	// (RFC 6749 §4.1.2).
 	tokenHash string
@@ -81,7 +84,7 @@ func (s *Sandbox) validateAuthorize(a authorizeRequest) string {
 	}
 	// Exactly the registered callback (RFC 6749 §3.1.2.3): any other would
 	// make the sandbox an open redirect that hands codes to whoever asks.
-	if registered := s.opts.RedirectURIs[a.ClientID]; registered == "" || a.RedirectURI != registered {
+	if !s.redirectRegistered(a.ClientID, a.RedirectURI) {
 		return "redirect_uri is not the one registered for the application " + a.ClientID + "."
 	}
 	if a.ResponseType != "code" {
@@ -280,7 +283,7 @@ func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, erro
 	}
 	if c.used {
 		if c.tokenHash != "" {
-			delete(s.st.Tokens, c.tokenHash)
+			s.revokeTokenHashLocked(c.tokenHash)
 			c.tokenHash = ""
 			if err := s.saveLocked(); err != nil {
 				return "", err
@@ -293,7 +296,12 @@ func (s *Sandbox) exchange(w http.ResponseWriter, r *http.Request) (string, erro
 	if err := c.check(clientID, f); err != nil {
 		return "", err
 	}
-	token, err := s.issueTokenLocked(usersByKey[c.userKey])
+	var token string
+	if c.teamSlug != "" {
+		token, err = s.issueTeamTokenLocked(usersByKey[c.userKey], teamsBySlug[c.teamSlug], c.clientID)
+	} else {
+		token, err = s.issueTokenLocked(usersByKey[c.userKey])
+	}
 	if err != nil {
 		return "", err
 	}

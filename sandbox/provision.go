@@ -319,22 +319,31 @@ func (s *Sandbox) deleteProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.countLocked("delete_project", p.TeamSlug)
-	// Deleting the project deletes its deployment: keys, variables and site go.
-	p.DeleteTime = time.Now().UnixMilli()
-	p.DeployTokenHashes = nil
-	p.Site = nil
-	delete(s.st.Env, p.DeploymentName)
-	delete(s.bundles, p.DeploymentName)
-	err = s.saveLocked()
+	err = s.deleteProjectLocked(p)
 	s.mu.Unlock()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// deleteProjectLocked deletes a project and its deployment: keys,
+// variables and site go. Both APIs delete through it.
+func (s *Sandbox) deleteProjectLocked(p *project) error {
+	p.DeleteTime = time.Now().UnixMilli()
+	p.DeployTokenHashes = nil
+	p.DeployKeys = nil
+	p.Site = nil
+	delete(s.st.Env, p.DeploymentName)
+	delete(s.bundles, p.DeploymentName)
+	if err := s.saveLocked(); err != nil {
+		return err
+	}
 	if s.opts.StateDir != "" {
 		_ = removeIfExists(s.bundlePath(p.DeploymentName))
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }
 
 type tokenInfoResponse struct {

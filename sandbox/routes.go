@@ -18,6 +18,19 @@ func (s *Sandbox) routes() http.Handler {
 	}))
 	mux.Handle("POST /oauth/authorize", consent.Handler(http.HandlerFunc(s.authorizeDecision)))
 	mux.HandleFunc("POST /oauth/token", s.token)
+	// The team consent of the Management API (CONTRACT §3.2); its code
+	// exchanges at the same token endpoint.
+	mux.HandleFunc("GET /oauth/authorize/team", s.teamAuthorizePage)
+	mux.Handle("POST /oauth/authorize/team", consent.Handler(http.HandlerFunc(s.teamAuthorizeDecision)))
+
+	// The public Management API v1 (CONTRACT §2.1), on team tokens.
+	mux.HandleFunc("GET /v1/token_details", s.tokenDetails)
+	mux.HandleFunc("POST /v1/teams/{teamId}/create_project", s.platformCreateProject)
+	mux.HandleFunc("GET /v1/teams/{teamId}/projects", s.platformListProjects)
+	mux.HandleFunc("POST /v1/projects/{projectId}/delete", s.platformDeleteProject)
+	mux.HandleFunc("POST /v1/deployments/{deploymentName}/create_deploy_key", s.createDeployKey)
+	mux.HandleFunc("POST /v1/deployments/{deploymentName}/delete_deploy_key", s.deleteDeployKey)
+	mux.HandleFunc("GET /v1/deployments/{deploymentName}/list_deploy_keys", s.listDeployKeys)
 
 	// OpenID Connect provider (CONTRACT §3.1), issuer {BaseURL}/oidc.
 	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", s.oidcDiscovery)

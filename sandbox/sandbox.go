@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type Options struct {
 	// one redirect_uri the authorize page accepts for it, compared exactly.
 	// A client without one cannot sign anyone in.
 	RedirectURIs map[string]string
+	// OtherRedirectURIs are further registered callbacks of a client, such as
+	// {BASE_URL}/teams/callback next to the login's; each is also compared
+	// exactly. (Convex lets an application register up to 20.)
+	OtherRedirectURIs map[string][]string
 	// DeploySecret, when non-empty, must come with hosting deploys in the
 	// convex-chef-deploy-secret header.
 	DeploySecret string
@@ -86,6 +91,11 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	opts.Clients = maps.Clone(opts.Clients)
 	opts.RedirectURIs = maps.Clone(opts.RedirectURIs)
+	other := make(map[string][]string, len(opts.OtherRedirectURIs))
+	for id, uris := range opts.OtherRedirectURIs {
+		other[id] = slices.Clone(uris)
+	}
+	opts.OtherRedirectURIs = other
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -157,8 +167,13 @@ func (s *Sandbox) Env(deploymentName string) map[string]string {
 // for some ops), whatever it then answers. Ops are named after
 // the API: "create_project", "authorize", "list_projects", "delete_project",
 // "get_token_info", "record_tokens", "hosting_deploy",
-// "update_environment_variables", "list_environment_variables"; calls that name no team
-// ("profile", "teams", "oauth_token", "oidc_token") are counted under team "".
+// "update_environment_variables", "list_environment_variables", and of the
+// Management API "token_details", "create_deploy_key", "delete_deploy_key",
+// "list_deploy_keys" (its create_project, projects listing and project
+// delete count as "create_project", "list_projects" and "delete_project",
+// shared with the provision host, so a failure team's cycle is one for both
+// APIs); calls that name no team ("profile", "teams", "oauth_token", "oidc_token") are
+// counted under team "".
 func (s *Sandbox) Calls(op, teamSlug string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,11 @@ type state struct {
 	OIDCTokens map[string]oidcGrant `json:"oidcTokens"`
 	// OIDCRefreshTokens maps the hash of an OIDC refresh token to its grant.
 	OIDCRefreshTokens map[string]oidcGrant `json:"oidcRefreshTokens"`
+	// TeamTokens maps the hash of a team token (a team grant of the
+	// Management API) to what it grants.
+	TeamTokens      map[string]*teamToken `json:"teamTokens"`
+	NextTokenID     int64                 `json:"nextTokenId"`
+	NextDeployKeyID int64                 `json:"nextDeployKeyId"`
 }
 
 // oidcGrant is what an OIDC access or refresh token stands for.
@@ -41,6 +47,25 @@ type oidcGrant struct {
 	ClientID string   `json:"clientId"`
 	Scopes   []string `json:"scopes"`
 	Expires  int64    `json:"expires"` // ms since epoch
+}
+
+// teamToken is one team grant: a person's consent for one application to
+// act on one team.
+type teamToken struct {
+	ID         int64  `json:"id"`
+	TeamSlug   string `json:"teamSlug"`
+	UserKey    string `json:"userKey"`
+	Name       string `json:"name"`
+	CreateTime int64  `json:"createTime"`
+}
+
+// namedDeployKey is a deploy key made by create_deploy_key; only its hash
+// is kept.
+type namedDeployKey struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	CreationTime int64  `json:"creationTime"`
+	Hash         string `json:"hash"`
 }
 
 // project is a Convex project with its single dev deployment.
@@ -56,7 +81,9 @@ type project struct {
 	AdminKeyHash   string `json:"adminKeyHash"`
 	// DeployTokenHashes are the access tokens authorize issued for the project.
 	DeployTokenHashes []string `json:"deployTokenHashes,omitempty"`
-	Site              *site    `json:"site,omitempty"`
+	// DeployKeys are the deployment's keys made by create_deploy_key.
+	DeployKeys []*namedDeployKey `json:"deployKeys,omitempty"`
+	Site       *site             `json:"site,omitempty"`
 }
 
 // site describes the last hosting deploy of a deployment; the bytes live in
@@ -96,6 +123,9 @@ func newState() *state {
 		CentitokensUsed:   map[string]int64{},
 		OIDCTokens:        map[string]oidcGrant{},
 		OIDCRefreshTokens: map[string]oidcGrant{},
+		TeamTokens:        map[string]*teamToken{},
+		NextTokenID:       1,
+		NextDeployKeyID:   1,
 	}
 }
 
@@ -136,12 +166,23 @@ func loadState(dir string) (*state, error) {
 	if st.OIDCRefreshTokens == nil {
 		st.OIDCRefreshTokens = map[string]oidcGrant{}
 	}
-	for _, p := range st.Projects {
-		if p.ID >= st.NextProjectID {
-			st.NextProjectID = p.ID + 1
-		}
+	if st.TeamTokens == nil {
+		st.TeamTokens = map[string]*teamToken{}
+	}
+	maps.DeleteFunc(st.TeamTokens, func(_ string, t *teamToken) bool { return t == nil })
+	st.NextTokenID = max(st.NextTokenID, 1)
+	st.NextDeployKeyID = max(st.NextDeployKeyID, 1)
+	for _, t := range st.TeamTokens {
+		st.NextTokenID = max(st.NextTokenID, t.ID+1)
 	}
 	st.Projects = slices.DeleteFunc(st.Projects, func(p *project) bool { return p == nil })
+	for _, p := range st.Projects {
+		st.NextProjectID = max(st.NextProjectID, p.ID+1)
+		p.DeployKeys = slices.DeleteFunc(p.DeployKeys, func(k *namedDeployKey) bool { return k == nil })
+		for _, k := range p.DeployKeys {
+			st.NextDeployKeyID = max(st.NextDeployKeyID, k.ID+1)
+		}
+	}
 	return st, nil
 }
 
