@@ -27,6 +27,16 @@ type oidcClient struct {
 	verifier *oidc.IDTokenVerifier
 }
 
+// confCopy is a new config with c's settings, for a test that changes one:
+// copying the struct would also copy (and race on) its internal cache while
+// parallel tests use c.conf.
+func (c *oidcClient) confCopy() *oauth2.Config {
+	return &oauth2.Config{
+		ClientID: c.conf.ClientID, ClientSecret: c.conf.ClientSecret, Endpoint: c.conf.Endpoint,
+		RedirectURL: c.conf.RedirectURL, Scopes: c.conf.Scopes,
+	}
+}
+
 func (f *fixture) oidcClient(t *testing.T, secret string) oidcClient {
 	t.Helper()
 	provider, err := oidc.NewProvider(t.Context(), f.sb.Issuer())
@@ -287,7 +297,7 @@ func TestOIDCTokenRejectsBadExchanges(t *testing.T) {
 		t.Parallel()
 		verifier := oauth2.GenerateVerifier()
 		code := f.oidcCode(t, c, sandbox.UserAda, "n", verifier)
-		wrong := *c.conf
+		wrong := c.confCopy()
 		wrong.ClientSecret = "not-the-secret"
 		_, err := wrong.Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
 		if got := retrieveErrorCode(t, err); got != "invalid_client" {
@@ -298,7 +308,7 @@ func TestOIDCTokenRejectsBadExchanges(t *testing.T) {
 		t.Parallel()
 		verifier := oauth2.GenerateVerifier()
 		code := f.oidcCode(t, c, sandbox.UserAda, "n", verifier)
-		wrong := *c.conf
+		wrong := c.confCopy()
 		wrong.RedirectURL = testRedirectURI + "/x"
 		_, err := wrong.Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
 		if got := retrieveErrorCode(t, err); got != "invalid_grant" {
