@@ -17,9 +17,9 @@ test:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
 	DATABASE_URL="$$url" go test -race -count=1 ./...
 
-## test-js: the browser scripts' own tests (Node.js's test runner)
+## test-js: the browser scripts' own tests, the product's and the sandbox's (Node.js's test runner)
 test-js:
-	node --test static/
+	node --test static/ sandbox/
 
 ## fuzz: the bundle validator under the fuzzer for FUZZTIME (default 20s)
 FUZZTIME ?= 20s

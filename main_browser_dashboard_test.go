@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 )
 
 // TestBrowserProjectDashboard opens a connected app's project page: the
-// variables chefdeploy set, setting one more, and the framed Convex
-// dashboard signing in with the credentials the page hands only to it.
+// framed Convex dashboard signing in with the credentials the page hands
+// only to it (CONTRACT §2.4), the variables chefdeploy set, setting one
+// more, and the page switcher.
 func TestBrowserProjectDashboard(t *testing.T) {
 	t.Parallel()
 	deadline := time.Now().Add(60 * time.Second)
@@ -27,6 +29,15 @@ func TestBrowserProjectDashboard(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=project-page-link]`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=project-dashboard]`)),
 	)
+
+	// The framed dashboard (CONTRACT §2.4) is the sandbox's embeddable one,
+	// at {CONVEX_DASHBOARD_EMBED_URL}/data by default. It asks the page for
+	// credentials, checks them on the deployment and lists the variable
+	// names (those connecting set: it signed in before the one set below).
+	// It is served at the product's origin in sandbox mode, so the
+	// page can read the frame's document.
+	deployment := value(b, "read the deployment name", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=deployment-name]`)))
+	b.frameSignedIn(p.base, "data", deployment, []string{"JWKS", "JWT_PRIVATE_KEY", "SITE_URL"})
 
 	// Connecting set the auth variables; values are never shown.
 	for _, name := range []string{"JWT_PRIVATE_KEY", "JWKS", "SITE_URL"} {
@@ -50,16 +61,16 @@ func TestBrowserProjectDashboard(t *testing.T) {
 		}
 	}
 
-	// The framed dashboard asks the page for credentials and signs in with
-	// them. It is served at the product's origin in sandbox mode, so the
-	// page can read the frame's document.
-	const embedStatus = `document.querySelector('[data-testid=dashboard-frame]').contentDocument?.querySelector('[data-testid=sandbox-embed-status]')`
-	b.waitFor("the framed dashboard to sign in", 15*time.Second, embedStatus+`?.dataset.signedIn === 'true'`)
-	status := value(b, "read the frame's status", 5*time.Second, chromedp.Evaluate[string](embedStatus+`.textContent.trim()`))
-	deployment := value(b, "read the deployment name", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=deployment-name]`)))
-	if want := "Signed in to " + deployment + " with the app's deploy key."; status != want {
-		b.fatalf("the frame says %q, want %q", status, want)
+	// The page switcher frames another page, named in the URL; it signs in
+	// again and now lists the variable set above.
+	b.do("switch to the logs page", 15*time.Second,
+		chromedp.Click(chromedp.CSS(`[data-testid=dashboard-page][data-page=logs]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=dashboard-page][data-page=logs][aria-current=page]`)),
+	)
+	if loc := value(b, "read the location", 5*time.Second, chromedp.Evaluate[string](`location.pathname + location.search`)); loc != "/apps/"+appID+"/dashboard?page=logs" {
+		b.fatalf("the switcher went to %q", loc)
 	}
+	b.frameSignedIn(p.base, "logs", deployment, []string{"JWKS", "JWT_PRIVATE_KEY", "SITE_URL", name})
 
 	// A request that does not come from the frame gets nothing: the page
 	// does not fetch the credentials, so no reveal is recorded.
@@ -77,6 +88,35 @@ func TestBrowserProjectDashboard(t *testing.T) {
 	}
 
 	b.assertCleanConsole()
+}
+
+// frameSignedIn waits for the framed dashboard, at page, to sign in to
+// deployment with the credentials the page handed it, and checks it lists
+// exactly the variable names wantEnv (never values).
+func (b *browser) frameSignedIn(base, page, deployment string, wantEnv []string) {
+	b.t.Helper()
+	const frame = `document.querySelector('[data-testid=dashboard-frame]')`
+	const doc = frame + `.contentDocument`
+	b.waitFor("the framed "+page+" page to sign in", 15*time.Second,
+		doc+`?.querySelector('[data-testid=sandbox-embed-page]')?.textContent === '`+page+`' &&
+		 `+doc+`?.querySelector('[data-testid=sandbox-embed-status]')?.dataset.signedIn === 'true'`)
+	if src := value(b, "read the frame's address", 5*time.Second, chromedp.Evaluate[string](frame+`.src`)); src != base+"/sandbox/dashboard-embedded/"+page {
+		b.fatalf("the frame is at %q, want %s/sandbox/dashboard-embedded/%s", src, base, page)
+	}
+	status := value(b, "read the frame's status", 5*time.Second, chromedp.Evaluate[string](doc+`.querySelector('[data-testid=sandbox-embed-status]').textContent.trim()`))
+	if want := "Signed in to " + deployment + " with the app's deploy key."; status != want {
+		b.fatalf("the frame says %q, want %q", status, want)
+	}
+	shown := value(b, "read the frame's deployment", 5*time.Second, chromedp.Evaluate[string](doc+`.querySelector('[data-testid=sandbox-embed-deployment]').textContent`))
+	if shown != deployment {
+		b.fatalf("the frame shows the deployment %q, want %q", shown, deployment)
+	}
+	names := value(b, "read the frame's variables", 5*time.Second, chromedp.Evaluate[[]string](
+		`Array.from(`+doc+`.querySelectorAll('[data-testid=sandbox-embed-env] li'), li => li.textContent)`))
+	want := slices.Sorted(slices.Values(wantEnv))
+	if !slices.Equal(names, want) {
+		b.fatalf("the frame lists the variables %q, want %q", names, want)
+	}
 }
 
 // revealedCount is how many times the app's deploy key was revealed.

@@ -66,6 +66,9 @@ type Config struct {
 	SupportTeamSlug     string
 	HostingDeploySecret string
 
+	// DashboardEmbedURL is the base of the framed dashboard (CONVEX_DASHBOARD_EMBED_URL).
+	DashboardEmbedURL string
+
 	// DataDir holds what sandbox mode generates and keeps: its keys and state.
 	DataDir string
 	// MaxBundleBytes bounds an uploaded site bundle (MAX_BUNDLE_BYTES).
@@ -269,6 +272,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		if err := checkURL(name, v); err != nil {
 			return nil, err
 		}
+	}
+	embedDefault := DefaultDashboardEmbedURL
+	if c.Sandbox {
+		embedDefault = c.BaseURL + SandboxPath + SandboxDashboardEmbedPath
+	}
+	if c.DashboardEmbedURL, err = dashboardEmbedURL(getenv("CONVEX_DASHBOARD_EMBED_URL"), embedDefault); err != nil {
+		return nil, err
 	}
 	if !strings.Contains(c.SiteURLTemplate, "{deployment}") {
 		return nil, errors.New("CONVEX_SITE_URL_TEMPLATE must contain {deployment}")

@@ -13,7 +13,8 @@ import (
 var authVars = []string{"JWT_PRIVATE_KEY", "JWKS", "SITE_URL"}
 
 // appDashboard is the app's project page: the deployment, its links, the
-// variables chefdeploy manages and the embedded Convex dashboard.
+// variables chefdeploy manages and the embedded Convex dashboard, framed at
+// the page ?page= names (CONTRACT §2.4).
 func (s *Server) appDashboard(w http.ResponseWriter, r *http.Request) {
 	_, app, ok := s.ownedApp(w, r)
 	if !ok {
@@ -23,12 +24,15 @@ func (s *Server) appDashboard(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The framed page comes from the URL, checked against the list.
+	page := views.DashboardPage(r.URL.Query().Get("page"))
 	v := views.ProjectDashboardView{
 		AppID: app.ID, AppName: app.Name, TeamSlug: conn.TeamSlug, ProjectSlug: conn.ProjectSlug,
 		DeploymentName: conn.DeploymentName, DeploymentURL: conn.DeploymentURL,
 		DashboardURL: s.cfg.DashboardLink(conn.DeploymentName),
-		EmbedURL:     s.cfg.DashboardLink(conn.DeploymentName) + "?embedded=true",
-		EmbedOrigin:  originOf(s.cfg.DashboardURL),
+		EmbedURL:     s.cfg.DashboardEmbedPage(page),
+		EmbedOrigin:  originOf(s.cfg.DashboardEmbedURL),
+		Page:         page,
 		SiteURL:      s.cfg.SiteLink(conn.DeploymentName),
 		Env:          s.envVarsView(r.Context(), app.ID, s.deploymentEnv(r.Context(), conn, key)),
 	}

@@ -82,16 +82,19 @@ func securityHeaders(cfg *config.Config) func(http.Handler) http.Handler {
 		"object-src 'none'",
 		"base-uri 'none'",
 		"form-action 'self'",
-		"frame-src 'self' " + originOf(cfg.DashboardURL),
+		// The project page frames the embeddable dashboard (CONTRACT §2.4).
+		"frame-src 'self' " + originOf(cfg.DashboardEmbedURL),
 		"frame-ancestors 'none'",
 	}, "; ")
-	// The sandbox's dashboard stands in for Convex's, which our project page frames.
+	// The sandbox's embeddable dashboard stands in for Convex's, which our
+	// project page frames; nothing else may be framed.
 	framable := strings.Replace(csp, "frame-ancestors 'none'", "frame-ancestors 'self'", 1)
+	framablePrefix := config.SandboxPath + config.SandboxDashboardEmbedPath + "/"
 	hsts := cfg.SecureCookies()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			if strings.HasPrefix(r.URL.Path, config.SandboxPath+"/dashboard/") {
+			if cfg.Sandbox && strings.HasPrefix(r.URL.Path, framablePrefix) {
 				h.Set("Content-Security-Policy", framable)
 			} else {
 				h.Set("Content-Security-Policy", csp)

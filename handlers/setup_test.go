@@ -159,6 +159,7 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		"CONVEX_OAUTH_AUTHORIZE_URL": sbServer.URL + "/oauth/authorize",
 		"CONVEX_OAUTH_TOKEN_URL":     sbServer.URL + "/oauth/token",
 		"CONVEX_DASHBOARD_URL":       sbServer.URL + "/dashboard",
+		"CONVEX_DASHBOARD_EMBED_URL": sbServer.URL + "/dashboard-embedded",
 		"CONVEX_SITE_URL_TEMPLATE":   sbServer.URL + "/sites/{deployment}/",
 		"CONVEX_OAUTH_CLIENT_ID":     "test-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": clientSecret,

@@ -166,42 +166,10 @@ func (s *Sandbox) listEnv(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"environmentVariables": env})
 }
 
-// dashboard is the deployment's page on the sandbox dashboard. It lists the
-// variable names but never their values.
-// embedScript is the sandbox dashboard's side of the embedding protocol:
-// framed by a parent page, it asks the parent for credentials, then proves
-// them by listing the deployment's variables with the key it was given.
-const embedScript = `(function () {
-  "use strict";
-  var status = document.querySelector("[data-testid=sandbox-embed-status]");
-  if (!status || window.parent === window) return;
-  var deployment = status.getAttribute("data-deployment");
-  window.addEventListener("message", function (event) {
-    if (event.source !== window.parent || !event.data || event.data.type !== "dashboard-credentials") return;
-    if (event.data.deploymentName !== deployment) { status.textContent = "Got credentials for another deployment."; return; }
-    fetch(event.data.deploymentUrl + "/api/v1/list_environment_variables", {
-      headers: { "Authorization": "Convex " + event.data.adminKey }
-    }).then(function (res) {
-      status.textContent = res.ok ? "Signed in to " + deployment + " with the app's deploy key." : "The credentials were refused.";
-      status.setAttribute("data-signed-in", res.ok ? "true" : "false");
-    });
-  });
-  // Ask until answered (a parent may start listening late), for a while.
-  var tries = 0;
-  (function ask() {
-    if (status.getAttribute("data-signed-in") || tries++ >= 20) return;
-    window.parent.postMessage({ type: "dashboard-credentials-request" }, "*");
-    setTimeout(ask, 500);
-  })();
-})();
-`
-
-// dashboardEmbed serves embedScript.
-func (s *Sandbox) dashboardEmbed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Write([]byte(embedScript))
-}
-
+// dashboard is the deployment's page on the sandbox dashboard, where the
+// product's external links go. It lists the variable names but never their
+// values. The product frames the embeddable dashboard instead
+// (dashboard_embedded.go), so this page is not framable.
 func (s *Sandbox) dashboard(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	s.mu.Lock()
@@ -216,7 +184,6 @@ func (s *Sandbox) dashboard(w http.ResponseWriter, r *http.Request) {
 			DeploymentName: p.DeploymentName,
 			DeploymentURL:  s.base + "/d/" + p.DeploymentName,
 			EnvNames:       slices.Sorted(maps.Keys(s.st.Env[name])),
-			EmbedScript:    s.base + "/dashboard/embed.js",
 		}
 		if p.Site != nil {
 			v.SiteURL = s.siteURL(p.DeploymentName)
@@ -227,5 +194,5 @@ func (s *Sandbox) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, http.StatusNotFound, errorPage("Deployment not found", "There is no deployment named "+name+" in the sandbox."))
 		return
 	}
-	s.renderPageFraming(w, http.StatusOK, dashboardPage(v), true)
+	s.renderPage(w, http.StatusOK, dashboardPage(v))
 }

@@ -92,4 +92,11 @@
 //   - Failure teams fail create_project the same way on both APIs and share
 //     its call counter; "authorize-fails" fails create_deploy_key with 403,
 //     and "malformed" cuts the answer after the project's slug.
+//
+// The embeddable dashboard (CONTRACT §2.4) is at /dashboard-embedded/{page}
+// for the six pages of the contract: its script (dashboard_embedded.js) asks
+// its parent for credentials once, to "*", takes the first well-formed
+// "dashboard-credentials" message from its parent, checks the admin key
+// with list_environment_variables and shows the variable names. It is the
+// one framable page; /dashboard/d/{name} is where external links go.
 package sandbox

@@ -56,8 +56,6 @@ type dashboardView struct {
 	DeploymentURL  string
 	EnvNames       []string
 	SiteURL        string // "" until a hosting deploy
-	// EmbedScript signs the page in when a parent page frames it.
-	EmbedScript string
 }
 
 // renderPage renders into a buffer first so a failed render is a clean 500,
@@ -66,8 +64,8 @@ func (s *Sandbox) renderPage(w http.ResponseWriter, status int, c templ.Componen
 	s.renderPageFraming(w, status, c, false)
 }
 
-// renderPageFraming renders a page; framable pages (the dashboard, which the
-// product embeds) may be framed, all others not.
+// renderPageFraming renders a page; framable pages (the embeddable
+// dashboard, which the product frames) may be framed, all others not.
 func (s *Sandbox) renderPageFraming(w http.ResponseWriter, status int, c templ.Component, framable bool) {
 	var buf bytes.Buffer
 	if err := c.Render(context.Background(), &buf); err != nil {

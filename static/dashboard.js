@@ -1,6 +1,7 @@
-// The embedded Convex dashboard asks its parent page for credentials. We
-// answer only a request that comes from the dashboard frame itself, at the
-// dashboard's origin, and send the answer only to that origin — never "*".
+// The embedded Convex dashboard (CONTRACT §2.4) asks its parent page for
+// credentials. We answer only a request that comes from the dashboard frame
+// itself, at the embed origin, and send the answer only to that origin —
+// never "*".
 (function () {
   "use strict";
   var frame = document.getElementById("convex-dashboard");
@@ -8,7 +9,8 @@
   var origin = frame.getAttribute("data-dashboard-origin");
   var credentialsURL = frame.getAttribute("data-credentials-url");
   window.addEventListener("message", function (event) {
-    if (event.origin !== origin || event.source !== frame.contentWindow) return;
+    // A frame that has no window yet (or any more) has asked nothing.
+    if (!frame.contentWindow || event.source !== frame.contentWindow || event.origin !== origin) return;
     if (!event.data || event.data.type !== "dashboard-credentials-request") return;
     fetch(credentialsURL, { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (res) { return res.ok ? res.json() : null; })

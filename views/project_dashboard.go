@@ -1,5 +1,7 @@
 package views
 
+import "strings"
+
 // ProjectDashboardView is an app's project dashboard page.
 type ProjectDashboardView struct {
 	AppID          string
@@ -9,10 +11,12 @@ type ProjectDashboardView struct {
 	DeploymentName string
 	DeploymentURL  string
 	DashboardURL   string
-	// EmbedURL is the Convex dashboard framed in the page; EmbedOrigin is the
-	// only origin the page's script will send credentials to.
+	// EmbedURL is the Convex dashboard page framed in the page, Page its
+	// name; EmbedOrigin is the only origin the page's script will send
+	// credentials to.
 	EmbedURL    string
 	EmbedOrigin string
+	Page        string
 	SiteURL     string
 	Env         EnvVarsView
 }
@@ -33,4 +37,41 @@ type EnvVarItem struct {
 	Name string
 	// State is "set", "unset" or "unknown" (the deployment did not answer).
 	State string
+}
+
+// DashboardPages are the framed dashboard's pages (CONTRACT §2.4), in the
+// switcher's order; the first is the default.
+var DashboardPages = []string{"data", "functions", "files", "logs", "history", "settings"}
+
+// DashboardPage is raw when it names one of DashboardPages, else the
+// default: a page from the URL is never framed or shown unchecked.
+func DashboardPage(raw string) string {
+	for _, p := range DashboardPages {
+		if raw == p {
+			return p
+		}
+	}
+	return DashboardPages[0]
+}
+
+// DashboardPageLink is one entry of the page switcher.
+type DashboardPageLink struct {
+	Name    string
+	Label   string
+	URL     string
+	Current bool
+}
+
+// PageLinks is the switcher: every page, the framed one marked current.
+func (v ProjectDashboardView) PageLinks() []DashboardPageLink {
+	links := make([]DashboardPageLink, 0, len(DashboardPages))
+	for _, p := range DashboardPages {
+		links = append(links, DashboardPageLink{
+			Name:    p,
+			Label:   strings.ToUpper(p[:1]) + p[1:],
+			URL:     "/apps/" + v.AppID + "/dashboard?page=" + p,
+			Current: p == v.Page,
+		})
+	}
+	return links
 }
