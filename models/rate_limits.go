@@ -8,8 +8,10 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// HitRateLimit counts one request against key in the current fixed window of
-// length per, shared by every replica, and says whether the request is within
+// HitRateLimit counts one request against key in its current window of
+// length per, which starts at the key's first request after the last window
+// ended (not at a clock boundary, so a burst cannot straddle two windows and
+// pass twice the limit), shared by every replica, and says whether the request is within
 // limit; when it is not, retryAfter is how long until the window ends.
 func HitRateLimit(ctx context.Context, db sqlx.ExtContext, key string, limit int, per time.Duration) (ok bool, retryAfter time.Duration, err error) {
 	var row struct {
@@ -18,10 +20,10 @@ func HitRateLimit(ctx context.Context, db sqlx.ExtContext, key string, limit int
 	}
 	err = sqlx.GetContext(ctx, db, &row, `
 		INSERT INTO rate_limits AS l (key, window_start, hits)
-		VALUES ($1, date_bin(make_interval(secs => $2), now(), timestamptz 'epoch'), 1)
+		VALUES ($1, now(), 1)
 		ON CONFLICT (key) DO UPDATE SET
-			hits = CASE WHEN l.window_start = EXCLUDED.window_start THEN l.hits + 1 ELSE 1 END,
-			window_start = EXCLUDED.window_start
+			hits = CASE WHEN l.window_start + make_interval(secs => $2) > now() THEN l.hits + 1 ELSE 1 END,
+			window_start = CASE WHEN l.window_start + make_interval(secs => $2) > now() THEN l.window_start ELSE now() END
 		RETURNING hits,
 		          extract(epoch FROM window_start + make_interval(secs => $2) - now())::float8 AS remaining`,
 		key, per.Seconds())

@@ -63,10 +63,15 @@ start_private() { # a cluster under .data/pg on 127.0.0.1:5433; as root it runs 
   if ! listening 127.0.0.1 "$private_port"; then
     log "starting the private cluster on 127.0.0.1:$private_port"
     "${run[@]}" "$bin/pg_ctl" -D "$private" -l "$private/server.log" -w \
-      -o "-p $private_port -k $private -c listen_addresses=127.0.0.1 -c fsync=off" start >&2
+      -o "-p $private_port -k $private -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=$max_connections" start >&2
   fi
   port=$private_port
 }
+
+# The tests run many databases at once, each under a replica with its own
+# pool, LISTEN connections and job workers: the default 100 connections is too
+# few on a busy machine. A server that is already running keeps its setting.
+max_connections=300
 
 start_debian() { # the packaged cluster, which pg_ctlcluster starts as root
   is_root && command -v pg_lsclusters >/dev/null || return 1
@@ -76,7 +81,7 @@ start_debian() { # the packaged cluster, which pg_ctlcluster starts as root
   read -r ver name cport _ <<<"$line"
   [ "$cport" = 5432 ] || return 1
   log "starting the Debian cluster $ver/$name"
-  pg_ctlcluster "$ver" "$name" start >&2 || return 1
+  pg_ctlcluster "$ver" "$name" start -- -o "-c max_connections=$max_connections" >&2 || return 1
   for _ in $(seq 1 30); do listening 127.0.0.1 5432 && break; sleep 0.5; done
   port=5432
 }
