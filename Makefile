@@ -7,7 +7,7 @@ GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -
 
 .PHONY: run test test-js fuzz bench crash test-browser generate check-generated lint build
 
-## run: the product on http://127.0.0.1:8080 with the built-in Convex sandbox (unless PROVISION_HOST is set)
+## run: the product on http://127.0.0.1:8080 with the built-in Convex sandbox (unless SANDBOX=false, or OIDC_ISSUER_URL, CONVEX_OAUTH_CLIENT_ID or PROVISION_HOST is set)
 run:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy) || exit 1; fi; \
 	DATABASE_URL="$$url" go run . serve

@@ -61,6 +61,9 @@ func TestKillDashNineMidConnectRecovers(t *testing.T) {
 		"CONVEX_OAUTH_TOKEN_URL=" + sbServer.URL + "/oauth/token",
 		"CONVEX_OAUTH_CLIENT_ID=crash-client",
 		"CONVEX_OAUTH_CLIENT_SECRET=crash-client-secret",
+		"OIDC_ISSUER_URL=" + sbServer.URL + "/oidc",
+		"OIDC_CLIENT_ID=crash-client",
+		"OIDC_CLIENT_SECRET=crash-client-secret",
 		"SESSION_SECRET=crash-session-secret-0123456789abcdef",
 		"CREDENTIALS_KEY=" + credentials.GenerateSpec("c1"),
 		"CHECK_CONNECTION_DEADLINE=" + deadline.String(),
@@ -68,7 +71,7 @@ func TestKillDashNineMidConnectRecovers(t *testing.T) {
 	first := startProcess(t, bin, env)
 
 	c := webtest.Browser(t)
-	webtest.Login(t, c, base, sbServer.URL+"/oauth/authorize", sandbox.UserAda)
+	webtest.Login(t, c, base, sbServer.URL+"/oidc/authorize", sandbox.UserAda)
 	created := webtest.Do(t, c, "POST", base+"/apps", map[string][]string{"name": {"Crash"}})
 	if created.Status != http.StatusSeeOther {
 		t.Fatalf("create app = %d", created.Status)

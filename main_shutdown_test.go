@@ -39,7 +39,7 @@ func TestShutdownDuringAnUpload(t *testing.T) {
 	p := startProcess(t, bin, env)
 
 	c := webtest.Browser(t)
-	webtest.Login(t, c, base, base+"/sandbox/oauth/authorize", sandbox.UserAda)
+	webtest.Login(t, c, base, base+"/sandbox/oidc/authorize", sandbox.UserAda)
 	created := webtest.Do(t, c, "POST", base+"/apps", url.Values{"name": {"Shutdown"}})
 	appID := filepath.Base(created.Header.Get("Location"))
 	if res := webtest.Do(t, c, "POST", base+"/apps/"+appID+"/connect", url.Values{"team": {"acme"}}, "HX-Request", "true"); res.Status != 200 {

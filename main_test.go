@@ -76,7 +76,7 @@ func TestSandboxModeEndToEnd(t *testing.T) {
 		t.Errorf("start-up line missing the URL: %q", out.String())
 	}
 	c := webtest.Browser(t)
-	webtest.Login(t, c, base, base+"/sandbox/oauth/authorize", "ada")
+	webtest.Login(t, c, base, base+"/sandbox/oidc/authorize", "ada")
 	home := webtest.Do(t, c, "GET", base+"/", nil)
 	if !strings.Contains(home.Body, "Ada Lovelace") || !strings.Contains(home.Body, `data-testid="sandbox-badge"`) {
 		t.Fatal("dashboard after login lacks the user or the sandbox badge")
@@ -152,8 +152,8 @@ func TestMissingSettingStopsStartUp(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "PROVISION_HOST": "https://api.convex.dev"}
 	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "CONVEX_OAUTH_CLIENT_ID") {
-		t.Fatalf("run = %v, want an error naming CONVEX_OAUTH_CLIENT_ID", err)
+	if err == nil || !strings.Contains(err.Error(), "OIDC_ISSUER_URL") {
+		t.Fatalf("run = %v, want an error naming OIDC_ISSUER_URL", err)
 	}
 }
 
@@ -241,6 +241,7 @@ func TestCredentialsReseal(t *testing.T) {
 
 	env := map[string]string{"DATABASE_URL": dbURL, "PROVISION_HOST": "https://api.convex.dev",
 		"CONVEX_OAUTH_CLIENT_ID": "c", "CONVEX_OAUTH_CLIENT_SECRET": "s",
+		"OIDC_ISSUER_URL": "https://login.example.com", "OIDC_CLIENT_ID": "l", "OIDC_CLIENT_SECRET": "s",
 		"SESSION_SECRET": strings.Repeat("x", 32), "CREDENTIALS_KEY": newSpec + "," + oldSpec}
 	var out strings.Builder
 	if err := run(ctx, []string{"credentials", "reseal"}, func(k string) string { return env[k] }, &out); err != nil {

@@ -20,6 +20,7 @@ import (
 // Production defaults of CONTRACT §4.
 const (
 	DefaultHTTPAddr          = "127.0.0.1:8080"
+	DefaultConvexAPIURL      = "https://api.convex.dev"
 	DefaultAuthorizeURL      = "https://dashboard.convex.dev/oauth/authorize/team"
 	DefaultTokenURL          = "https://api.convex.dev/oauth/token"
 	DefaultDashboardURL      = "https://dashboard.convex.dev"
@@ -39,6 +40,18 @@ const (
 	SandboxPath = "/sandbox"
 	// SandboxClientID is the OAuth application the sandbox registers for us.
 	SandboxClientID = "chefdeploy-sandbox"
+	// SandboxOIDCClientID is the login client the sandbox's OIDC provider
+	// registers for us.
+	SandboxOIDCClientID = "chefdeploy-sandbox-login"
+	// SandboxSupportGroup is SUPPORT_OIDC_GROUP's default in sandbox mode:
+	// the group the sandbox puts its support staff (Sam) in.
+	SandboxSupportGroup = "support"
+)
+
+// The two ways of reaching Convex (CONVEX_API, CONTRACT §2).
+const (
+	ConvexAPIPlatform = "platform"
+	ConvexAPIBuilder  = "builder"
 )
 
 // Config is every setting of the product. Secrets are kept as parsed values
@@ -48,10 +61,25 @@ type Config struct {
 	HTTPAddr    string
 	BaseURL     string // no trailing slash
 
-	// Sandbox is true when PROVISION_HOST is empty: the built-in Convex sandbox
-	// is mounted at SandboxPath and every Convex URL points at it.
+	// Sandbox is SANDBOX, by default true when none of OIDC_ISSUER_URL,
+	// CONVEX_OAUTH_CLIENT_ID and PROVISION_HOST is set: the built-in sandbox
+	// is mounted at SandboxPath and every Convex and OIDC URL left empty
+	// points at it.
 	Sandbox         bool
 	SandboxStateDir string
+
+	// ConvexAPI is CONVEX_API, "platform" or "builder", and ConvexAPIURL the
+	// Management API's base URL. They are read and checked only: until the
+	// platform flow lands the product runs the builder flow whatever they say.
+	ConvexAPI    string
+	ConvexAPIURL string
+
+	// The login's OpenID Connect provider (CONTRACT §3.1), and the groups
+	// claim value that gives the support role ("" gives it to no group).
+	OIDCIssuerURL    string
+	OIDCClientID     string
+	OIDCClientSecret string
+	SupportOIDCGroup string
 
 	ProvisionHost       string
 	OAuthAuthorizeURL   string
@@ -177,7 +205,23 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err := checkURL("BASE_URL", c.BaseURL); err != nil {
 		return nil, err
 	}
-	c.Sandbox = c.ProvisionHost == ""
+	switch raw := strings.ToLower(env("SANDBOX", "")); raw {
+	case "":
+		c.Sandbox = c.ProvisionHost == "" && env("OIDC_ISSUER_URL", "") == "" && env("CONVEX_OAUTH_CLIENT_ID", "") == ""
+	case "true", "1", "yes":
+		c.Sandbox = true
+	case "false", "0", "no":
+		c.Sandbox = false
+	default:
+		return nil, errors.New("SANDBOX must be true or false")
+	}
+	switch c.ConvexAPI = env("CONVEX_API", ConvexAPIPlatform); c.ConvexAPI {
+	case ConvexAPIPlatform, ConvexAPIBuilder:
+	default:
+		return nil, errors.New("CONVEX_API must be platform or builder")
+	}
+	c.OIDCIssuerURL = strings.TrimRight(env("OIDC_ISSUER_URL", ""), "/")
+	c.ConvexAPIURL = strings.TrimRight(env("CONVEX_API_URL", ""), "/")
 
 	var err error
 	if c.ConnectionDeadline, err = duration(env("CHECK_CONNECTION_DEADLINE", ""), DefaultConnectionTimeout); err != nil {
@@ -244,7 +288,16 @@ func Load(getenv func(string) string) (*Config, error) {
 	var generated *sandboxSecrets
 	if c.Sandbox {
 		sandboxURL := c.BaseURL + SandboxPath
-		c.ProvisionHost = sandboxURL
+		if c.ProvisionHost == "" {
+			c.ProvisionHost = sandboxURL
+		}
+		if c.OIDCIssuerURL == "" {
+			c.OIDCIssuerURL = sandboxURL + "/oidc"
+		}
+		if c.ConvexAPIURL == "" {
+			c.ConvexAPIURL = sandboxURL
+		}
+		c.SupportOIDCGroup = env("SUPPORT_OIDC_GROUP", SandboxSupportGroup)
 		c.SandboxStateDir = filepath.Join(c.DataDir, "sandbox")
 		c.OAuthAuthorizeURL = env("CONVEX_OAUTH_AUTHORIZE_URL", sandboxURL+"/oauth/authorize")
 		c.OAuthTokenURL = env("CONVEX_OAUTH_TOKEN_URL", sandboxURL+"/oauth/token")
@@ -256,15 +309,25 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, err
 		}
 	} else {
-		if err := checkURL("PROVISION_HOST", c.ProvisionHost); err != nil {
-			return nil, err
+		if c.ProvisionHost == "" {
+			c.ProvisionHost = DefaultConvexAPIURL
 		}
+		if c.ConvexAPIURL == "" {
+			c.ConvexAPIURL = DefaultConvexAPIURL
+		}
+		if c.OIDCIssuerURL == "" {
+			return nil, errors.New("missing required setting OIDC_ISSUER_URL")
+		}
+		c.SupportOIDCGroup = env("SUPPORT_OIDC_GROUP", "")
 		c.OAuthAuthorizeURL = env("CONVEX_OAUTH_AUTHORIZE_URL", DefaultAuthorizeURL)
 		c.OAuthTokenURL = env("CONVEX_OAUTH_TOKEN_URL", DefaultTokenURL)
 		c.DashboardURL = strings.TrimRight(env("CONVEX_DASHBOARD_URL", DefaultDashboardURL), "/")
 		c.SiteURLTemplate = env("CONVEX_SITE_URL_TEMPLATE", DefaultSiteURLTemplate)
 	}
 	for name, v := range map[string]string{
+		"PROVISION_HOST":             c.ProvisionHost,
+		"CONVEX_API_URL":             c.ConvexAPIURL,
+		"OIDC_ISSUER_URL":            c.OIDCIssuerURL,
 		"CONVEX_OAUTH_AUTHORIZE_URL": c.OAuthAuthorizeURL,
 		"CONVEX_OAUTH_TOKEN_URL":     c.OAuthTokenURL,
 		"CONVEX_DASHBOARD_URL":       c.DashboardURL,
@@ -295,14 +358,22 @@ func Load(getenv func(string) string) (*Config, error) {
 		return "", fmt.Errorf("missing required setting %s", name)
 	}
 	var fallbackClientID, fallbackClientSecret, fallbackSession, fallbackKey string
+	var fallbackOIDCClientID, fallbackOIDCSecret string
 	if generated != nil {
 		fallbackClientID, fallbackClientSecret = SandboxClientID, generated.OAuthClientSecret
+		fallbackOIDCClientID, fallbackOIDCSecret = SandboxOIDCClientID, generated.OIDCClientSecret
 		fallbackSession, fallbackKey = generated.SessionSecret, generated.CredentialsKey
 	}
 	if c.OAuthClientID, err = required("CONVEX_OAUTH_CLIENT_ID", fallbackClientID); err != nil {
 		return nil, err
 	}
 	if c.OAuthClientSecret, err = required("CONVEX_OAUTH_CLIENT_SECRET", fallbackClientSecret); err != nil {
+		return nil, err
+	}
+	if c.OIDCClientID, err = required("OIDC_CLIENT_ID", fallbackOIDCClientID); err != nil {
+		return nil, err
+	}
+	if c.OIDCClientSecret, err = required("OIDC_CLIENT_SECRET", fallbackOIDCSecret); err != nil {
 		return nil, err
 	}
 	session, err := required("SESSION_SECRET", fallbackSession)
@@ -352,6 +423,9 @@ type sandboxSecrets struct {
 	SessionSecret     string `json:"sessionSecret"`
 	CredentialsKey    string `json:"credentialsKey"`
 	OAuthClientSecret string `json:"oauthClientSecret"`
+	// OIDCClientSecret is missing from files written before the OIDC
+	// login; it is generated then and the file rewritten.
+	OIDCClientSecret string `json:"oidcClientSecret,omitempty"`
 }
 
 func loadSandboxSecrets(dir string) (*sandboxSecrets, error) {
@@ -363,7 +437,11 @@ func loadSandboxSecrets(dir string) (*sandboxSecrets, error) {
 		if err := json.Unmarshal(raw, &s); err != nil || s.SessionSecret == "" || s.CredentialsKey == "" || s.OAuthClientSecret == "" {
 			return nil, fmt.Errorf("%s is damaged; delete it to generate new sandbox secrets", path)
 		}
-		return &s, nil
+		if s.OIDCClientSecret != "" {
+			return &s, nil
+		}
+		s.OIDCClientSecret = randomText(24)
+		return &s, writeSandboxSecrets(dir, path, s)
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("reading sandbox secrets: %w", err)
 	}
@@ -371,17 +449,22 @@ func loadSandboxSecrets(dir string) (*sandboxSecrets, error) {
 		SessionSecret:     randomText(32),
 		CredentialsKey:    credentials.GenerateSpec("sandbox1"),
 		OAuthClientSecret: randomText(24),
+		OIDCClientSecret:  randomText(24),
 	}
-	raw, _ = json.Marshal(s)
+	return &s, writeSandboxSecrets(dir, path, s)
+}
+
+func writeSandboxSecrets(dir, path string, s sandboxSecrets) error {
+	raw, _ := json.Marshal(s)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+		return fmt.Errorf("creating %s: %w", dir, err)
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return nil, fmt.Errorf("writing sandbox secrets: %w", err)
+		return fmt.Errorf("writing sandbox secrets: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("writing sandbox secrets: %w", err)
+		return fmt.Errorf("writing sandbox secrets: %w", err)
 	}
-	return &s, nil
+	return nil
 }

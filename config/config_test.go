@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,9 @@ func productionEnv() map[string]string {
 		"PROVISION_HOST":             "https://api.convex.dev",
 		"CONVEX_OAUTH_CLIENT_ID":     "client",
 		"CONVEX_OAUTH_CLIENT_SECRET": "client-secret-value",
+		"OIDC_ISSUER_URL":            "https://login.example.com",
+		"OIDC_CLIENT_ID":             "login-client",
+		"OIDC_CLIENT_SECRET":         "oidc-secret-value",
 		"SESSION_SECRET":             strings.Repeat("s", 40),
 		"CREDENTIALS_KEY":            credentials.GenerateSpec("k1"),
 	}
@@ -44,6 +49,12 @@ func TestProductionDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, c[0], c[1])
 		}
 	}
+	if cfg.OIDCIssuerURL != "https://login.example.com" || cfg.OIDCClientID != "login-client" || cfg.OIDCClientSecret != "oidc-secret-value" || cfg.SupportOIDCGroup != "" {
+		t.Errorf("OIDC settings = %q %q (secret set: %v) group %q", cfg.OIDCIssuerURL, cfg.OIDCClientID, cfg.OIDCClientSecret != "", cfg.SupportOIDCGroup)
+	}
+	if cfg.ConvexAPI != config.ConvexAPIPlatform || cfg.ConvexAPIURL != "https://api.convex.dev" {
+		t.Errorf("CONVEX_API = %q at %q, want platform at https://api.convex.dev", cfg.ConvexAPI, cfg.ConvexAPIURL)
+	}
 	if cfg.MaxAppsPerUser != 200 {
 		t.Errorf("MaxAppsPerUser = %d, want 200", cfg.MaxAppsPerUser)
 	}
@@ -64,6 +75,13 @@ func TestMissingOrBadSettingIsNamed(t *testing.T) {
 		"bad action limit":    {map[string]string{"ACTION_RATE_LIMIT": "0/1m"}, "ACTION_RATE_LIMIT"},
 		"no client id":        {map[string]string{"CONVEX_OAUTH_CLIENT_ID": ""}, "CONVEX_OAUTH_CLIENT_ID"},
 		"no client secret":    {map[string]string{"CONVEX_OAUTH_CLIENT_SECRET": ""}, "CONVEX_OAUTH_CLIENT_SECRET"},
+		"no oidc issuer":      {map[string]string{"OIDC_ISSUER_URL": ""}, "OIDC_ISSUER_URL"},
+		"bad oidc issuer":     {map[string]string{"OIDC_ISSUER_URL": "login.example.com"}, "OIDC_ISSUER_URL"},
+		"no oidc client id":   {map[string]string{"OIDC_CLIENT_ID": ""}, "OIDC_CLIENT_ID"},
+		"no oidc secret":      {map[string]string{"OIDC_CLIENT_SECRET": ""}, "OIDC_CLIENT_SECRET"},
+		"bad convex api":      {map[string]string{"CONVEX_API": "public"}, "CONVEX_API"},
+		"bad convex api url":  {map[string]string{"CONVEX_API_URL": "api.convex.dev"}, "CONVEX_API_URL"},
+		"bad sandbox flag":    {map[string]string{"SANDBOX": "maybe"}, "SANDBOX"},
 		"no session secret":   {map[string]string{"SESSION_SECRET": ""}, "SESSION_SECRET"},
 		"short session":       {map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET"},
 		"no credentials key":  {map[string]string{"CREDENTIALS_KEY": ""}, "CREDENTIALS_KEY"},
@@ -91,7 +109,7 @@ func TestMissingOrBadSettingIsNamed(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error %q should be one line naming %s", err, tc.want)
 			}
-			if strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "client-secret-value") {
+			if strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "client-secret-value") || strings.Contains(err.Error(), "oidc-secret-value") {
 				t.Fatalf("error %q shows a secret", err)
 			}
 		})
@@ -111,11 +129,18 @@ func TestSandboxModeGeneratesAndKeepsSecrets(t *testing.T) {
 		first.OAuthClientID != config.SandboxClientID || first.OAuthClientSecret == "" {
 		t.Fatalf("sandbox config not pointed at the sandbox: %+v", first)
 	}
+	if first.OIDCIssuerURL != "http://127.0.0.1:9999/sandbox/oidc" || first.OIDCClientID != config.SandboxOIDCClientID ||
+		first.OIDCClientSecret == "" || first.OIDCClientSecret == first.OAuthClientSecret ||
+		first.SupportOIDCGroup != "support" || first.ConvexAPIURL != "http://127.0.0.1:9999/sandbox" {
+		t.Fatalf("sandbox login not pointed at the sandbox: issuer %q client %q group %q api %q",
+			first.OIDCIssuerURL, first.OIDCClientID, first.SupportOIDCGroup, first.ConvexAPIURL)
+	}
 	second, err := config.Load(envOf(env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(first.SessionSecret) != string(second.SessionSecret) || first.OAuthClientSecret != second.OAuthClientSecret {
+	if string(first.SessionSecret) != string(second.SessionSecret) || first.OAuthClientSecret != second.OAuthClientSecret ||
+		first.OIDCClientSecret != second.OIDCClientSecret {
 		t.Fatal("a restart in sandbox mode must keep the generated secrets")
 	}
 	sealed, err := first.Credentials.SealString("x", "p")
@@ -124,5 +149,78 @@ func TestSandboxModeGeneratesAndKeepsSecrets(t *testing.T) {
 	}
 	if got, err := second.Credentials.OpenString(sealed, "p"); err != nil || got != "x" {
 		t.Fatal("a restart in sandbox mode must keep the credentials key")
+	}
+}
+
+func TestSandboxModeChoice(t *testing.T) {
+	t.Parallel()
+	base := func() map[string]string {
+		return map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1/db", "DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:9999"}
+	}
+	cases := map[string]struct {
+		set     map[string]string
+		sandbox bool
+	}{
+		"nothing set":             {nil, true},
+		"an OIDC issuer":          {map[string]string{"OIDC_ISSUER_URL": "https://login.example.com"}, false},
+		"a Convex OAuth client":   {map[string]string{"CONVEX_OAUTH_CLIENT_ID": "c"}, false},
+		"a provision host":        {map[string]string{"PROVISION_HOST": "https://api.convex.dev"}, false},
+		"SANDBOX=true wins":       {map[string]string{"SANDBOX": "true", "OIDC_ISSUER_URL": "https://login.example.com"}, true},
+		"SANDBOX=false wins":      {map[string]string{"SANDBOX": "false"}, false},
+		"SANDBOX=true, real host": {map[string]string{"SANDBOX": "true", "PROVISION_HOST": "https://api.convex.dev"}, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := base()
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			cfg, err := config.Load(envOf(env))
+			if !tc.sandbox {
+				// Outside the sandbox the rest is required: the error names it.
+				if err == nil {
+					t.Fatal("Load accepted a production config without its secrets")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !cfg.Sandbox {
+				t.Fatal("not in sandbox mode")
+			}
+			// A URL that is set is kept; an empty one points at the sandbox.
+			if want := env["OIDC_ISSUER_URL"]; want != "" && cfg.OIDCIssuerURL != want {
+				t.Errorf("OIDC issuer = %q, want %q", cfg.OIDCIssuerURL, want)
+			}
+			if want := env["PROVISION_HOST"]; want != "" && cfg.ProvisionHost != want {
+				t.Errorf("provision host = %q, want %q", cfg.ProvisionHost, want)
+			}
+		})
+	}
+}
+
+func TestSandboxSecretsFromAnOlderVersionGainTheOIDCSecret(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	old := `{"sessionSecret":"` + strings.Repeat("s", 32) + `","credentialsKey":"` + credentials.GenerateSpec("sandbox1") + `","oauthClientSecret":"kept"}`
+	if err := os.WriteFile(filepath.Join(dir, "sandbox-secrets.json"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1/db", "DATA_DIR": dir}
+	first, err := config.Load(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.OAuthClientSecret != "kept" || first.OIDCClientSecret == "" {
+		t.Fatalf("older secrets not upgraded: oauth kept %v, oidc set %v", first.OAuthClientSecret == "kept", first.OIDCClientSecret != "")
+	}
+	second, err := config.Load(envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.OIDCClientSecret != first.OIDCClientSecret {
+		t.Fatal("the generated OIDC client secret was not kept")
 	}
 }

@@ -114,7 +114,7 @@ func TestLoginFailsWithItsEvent(t *testing.T) {
 	b := setup(t)
 	dbtest.RefuseEvents(t, b.db, "login")
 	c := webtest.Browser(t)
-	callback := webtest.PickUser(t, c, b.cfg.OAuthAuthorizeURL, webtest.StartLogin(t, c, b.app.URL), "ada")
+	callback := webtest.PickUser(t, c, b.cfg.OIDCIssuerURL+"/authorize", webtest.StartLogin(t, c, b.app.URL), "ada")
 	failed(t, "login", webtest.Do(t, c, "GET", callback, nil))
 	if n := b.count(t, `SELECT count(*) FROM users`); n != 0 {
 		t.Errorf("the user was stored without the login event")

@@ -11,35 +11,44 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"chefdeploy/models"
+	"chefdeploy/views"
 )
 
-// pendingLogin is a login in flight: its state and PKCE verifier, kept in the
+// pendingLogin is a login in flight: its state, nonce and PKCE verifier, kept in the
 // browser's login cookie (signed and encrypted with keys derived from
 // SESSION_SECRET), so that starting a login writes nothing on the server.
 // Only that browser holds it, which binds the login to the browser.
 type pendingLogin struct {
 	State    string `json:"s"`
 	Verifier string `json:"v"`
-	Started  int64  `json:"t"`
+	// Nonce must come back in the ID token (CONTRACT §3.1).
+	Nonce   string `json:"n"`
+	Started int64  `json:"t"`
 }
 
 // maxPendingLogins is how many logins one browser may have in flight (tabs);
 // the oldest gives way.
 const maxPendingLogins = 3
 
-// authLogin starts "Log in with Convex": a fresh state and PKCE verifier go
-// into this browser's login cookie, then the browser goes to Convex's
-// authorize page.
+// authLogin starts the OpenID Connect login: a fresh state, nonce and PKCE
+// verifier go into this browser's login cookie, then the browser goes to the
+// provider's authorization endpoint, as discovery names it.
 func (s *Server) authLogin(w http.ResponseWriter, r *http.Request) {
 	if currentSession(r) != nil {
 		http.Redirect(w, r, "/", http.StatusFound)
 		return
 	}
+	provider, err := s.login.get(r.Context())
+	if err != nil {
+		s.loginUnavailable(w, r, err)
+		return
+	}
 	now := time.Now()
-	login := pendingLogin{State: s.newLoginState(now), Verifier: oauth2.GenerateVerifier(), Started: now.Unix()}
+	login := pendingLogin{State: s.newLoginState(now), Verifier: oauth2.GenerateVerifier(), Nonce: randomToken(), Started: now.Unix()}
 	pending := append(s.pendingLogins(r), login)
 	if len(pending) > maxPendingLogins {
 		pending = pending[len(pending)-maxPendingLogins:]
@@ -48,7 +57,20 @@ func (s *Server) authLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, s.oauth.AuthCodeURL(login.State, oauth2.S256ChallengeOption(login.Verifier)), http.StatusFound)
+	http.Redirect(w, r, provider.oauth.AuthCodeURL(login.State, oauth2.S256ChallengeOption(login.Verifier), oidc.Nonce(login.Nonce)), http.StatusFound)
+}
+
+// loginUnavailable answers a login while the provider cannot be discovered.
+func (s *Server) loginUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Warn("login provider unavailable", "request_id", RequestID(r.Context()), "err", err)
+	w.Header().Set("Retry-After", strconv.Itoa(int(discoveryRetry.Seconds())))
+	s.renderErrorView(w, r, views.ErrorView{
+		Status:      http.StatusServiceUnavailable,
+		Title:       "Sign-in is unavailable",
+		Message:     "The sign-in provider cannot be reached right now. Please try again in a minute.",
+		ActionLabel: "Try again",
+		ActionURL:   "/auth/login",
+	})
 }
 
 // pendingLogins are the browser's unexpired logins in flight.

@@ -29,7 +29,7 @@ func TestLoginRoundTrip(t *testing.T) {
 		q.Get("redirect_uri") != b.app.URL+"/auth/callback" {
 		t.Errorf("authorize URL query = %v", q)
 	}
-	callback := webtest.PickUser(t, c, b.cfg.OAuthAuthorizeURL, q, "ada")
+	callback := webtest.PickUser(t, c, b.cfg.OIDCIssuerURL+"/authorize", q, "ada")
 	res := webtest.Do(t, c, "GET", callback, nil)
 	if res.Status != http.StatusSeeOther {
 		t.Fatalf("callback = %d: %s", res.Status, res.Body)
@@ -46,16 +46,16 @@ func TestLoginRoundTrip(t *testing.T) {
 	if err := b.db.Get(&sealed, `SELECT convex_token FROM sessions`); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(sealed, "v1.t1.") || strings.Contains(sealed, "sbx_") || strings.Contains(sealed, "team:") {
+	if !strings.HasPrefix(sealed, "v1.t1.") || strings.Contains(sealed, "sbx") || strings.Contains(sealed, "team:") {
 		t.Fatalf("session token is not sealed: %q", sealed)
 	}
 	appURL, _ := url.Parse(b.app.URL)
 	for _, ck := range c.Jar.Cookies(appURL) {
-		if strings.Contains(ck.Value, "sbx_") || len(ck.Value) > 400 {
+		if strings.Contains(ck.Value, "sbx") || len(ck.Value) > 400 {
 			t.Errorf("cookie %s carries more than a session id", ck.Name)
 		}
 	}
-	if logs := b.logs.String(); strings.Contains(logs, "sbx_") || strings.Contains(logs, "code=") {
+	if logs := b.logs.String(); strings.Contains(logs, "sbx") || strings.Contains(logs, "code=") {
 		t.Errorf("logs carry a token or code:\n%s", logs)
 	}
 }
@@ -65,7 +65,7 @@ func TestLoginCookieAttributes(t *testing.T) {
 	b := setup(t)
 	c := webtest.Browser(t)
 	q := webtest.StartLogin(t, c, b.app.URL)
-	res := webtest.Do(t, c, "GET", webtest.PickUser(t, c, b.cfg.OAuthAuthorizeURL, q, "grace"), nil)
+	res := webtest.Do(t, c, "GET", webtest.PickUser(t, c, b.cfg.OIDCIssuerURL+"/authorize", q, "grace"), nil)
 	var session string
 	for _, line := range res.Header.Values("Set-Cookie") {
 		if strings.HasPrefix(line, "chefdeploy_session=") {
@@ -87,7 +87,7 @@ func TestCallbackRefusesBadState(t *testing.T) {
 	b := setup(t)
 	c := webtest.Browser(t)
 	q := webtest.StartLogin(t, c, b.app.URL)
-	callback, _ := url.Parse(webtest.PickUser(t, c, b.cfg.OAuthAuthorizeURL, q, "ada"))
+	callback, _ := url.Parse(webtest.PickUser(t, c, b.cfg.OIDCIssuerURL+"/authorize", q, "ada"))
 	code := callback.Query().Get("code")
 
 	cases := map[string]struct {
@@ -123,7 +123,7 @@ func TestCallbackRefusesReplay(t *testing.T) {
 	b := setup(t)
 	c := webtest.Browser(t)
 	q := webtest.StartLogin(t, c, b.app.URL)
-	callback := webtest.PickUser(t, c, b.cfg.OAuthAuthorizeURL, q, "ada")
+	callback := webtest.PickUser(t, c, b.cfg.OIDCIssuerURL+"/authorize", q, "ada")
 	if res := webtest.Do(t, c, "GET", callback, nil); res.Status != http.StatusSeeOther {
 		t.Fatalf("first callback = %d", res.Status)
 	}
@@ -146,12 +146,12 @@ func TestCallbackShowsOAuthError(t *testing.T) {
 		form[k] = v
 	}
 	form.Set("action", "deny")
-	deny := webtest.Do(t, c, "POST", b.cfg.OAuthAuthorizeURL, form)
+	deny := webtest.Do(t, c, "POST", b.cfg.OIDCIssuerURL+"/authorize", form)
 	if deny.Status != http.StatusFound {
 		t.Fatalf("sandbox deny = %d", deny.Status)
 	}
 	res := webtest.Do(t, c, "GET", deny.Header.Get("Location"), nil)
-	if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "denied access") {
+	if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "declined to sign in") {
 		t.Fatalf("OAuth error callback = %d: %s", res.Status, res.Body)
 	}
 	if !strings.Contains(res.Body, `href="/auth/login"`) {
@@ -167,7 +167,7 @@ func TestTokenExchangeFailure(t *testing.T) {
 	b := setup(t, func(o *setupOptions) { o.sandboxSecret = "the-sandbox-expects-another-secret" })
 	c := webtest.Browser(t)
 	q := webtest.StartLogin(t, c, b.app.URL)
-	res := webtest.Do(t, c, "GET", webtest.PickUser(t, c, b.cfg.OAuthAuthorizeURL, q, "ada"), nil)
+	res := webtest.Do(t, c, "GET", webtest.PickUser(t, c, b.cfg.OIDCIssuerURL+"/authorize", q, "ada"), nil)
 	if res.Status != http.StatusBadGateway || !strings.Contains(res.Body, "did not accept this sign-in") {
 		t.Fatalf("failed exchange = %d: %s", res.Status, res.Body)
 	}

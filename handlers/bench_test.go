@@ -133,7 +133,7 @@ func BenchmarkStatusPolling(b *testing.B) {
 func BenchmarkConnectToConnected(b *testing.B) {
 	bb := benchSetup(b)
 	c := webtest.Browser(b)
-	webtest.Login(b, c, bb.app.URL, bb.cfg.OAuthAuthorizeURL, sandbox.UserAda)
+	webtest.Login(b, c, bb.app.URL, bb.cfg.OIDCIssuerURL+"/authorize", sandbox.UserAda)
 	token, err := bb.sandbox.IssueToken(sandbox.UserAda)
 	if err != nil {
 		b.Fatal(err)
@@ -223,7 +223,7 @@ func seedFleet(tb testing.TB, b *bundle) []poller {
 	fleet := make([]poller, pollingApps)
 	for i := range fleet {
 		c := webtest.Browser(tb)
-		webtest.Login(tb, c, b.app.URL, b.cfg.OAuthAuthorizeURL, users[i%len(users)])
+		webtest.Login(tb, c, b.app.URL, b.cfg.OIDCIssuerURL+"/authorize", users[i%len(users)])
 		for _, ck := range c.Jar.Cookies(appURL) {
 			if ck.Name == "chefdeploy_session" {
 				fleet[i].cookie = ck.Name + "=" + ck.Value

@@ -38,7 +38,7 @@ func BenchmarkSameNameFlood(b *testing.B) {
 	}
 	p := benchSetup(b, opts...)
 	browser := webtest.Browser(b)
-	webtest.Login(b, browser, p.app.URL, p.cfg.OAuthAuthorizeURL, "ada")
+	webtest.Login(b, browser, p.app.URL, p.cfg.OIDCIssuerURL+"/authorize", "ada")
 	c := loadClient(b, floodCreates)
 	c.Jar = browser.Jar
 	c.Timeout = floodTimeout

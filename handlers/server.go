@@ -57,6 +57,8 @@ type Server struct {
 	sandbox  http.Handler
 	client   *http.Client
 	oauth    *oauth2.Config
+	// login is the OIDC provider of the login, discovered on first use.
+	login    *loginProvider
 	cookies  *sessions.CookieStore
 	migrated atomic.Bool
 	jobs     *jobs.Queue
@@ -113,6 +115,7 @@ func New(d Deps) *Server {
 		sidMemo:     newCookieMemo(models.SessionCacheTTL),
 		uploads:     newUploadGate(cfg.MaxUploadsPerUser, cfg.UploadTempMaxBytes, cfg.UploadMinRate, cfg.UploadRateWindow),
 		limits:      newRateLimits(cfg),
+		login:       newLoginProvider(cfg, d.HTTPClient),
 		oauth: &oauth2.Config{
 			ClientID:     cfg.OAuthClientID,
 			ClientSecret: cfg.OAuthClientSecret,

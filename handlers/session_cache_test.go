@@ -23,7 +23,7 @@ func TestLogoutEndsACachedSessionOnEveryReplica(t *testing.T) {
 	t.Cleanup(b.Close)
 
 	c := webtest.Browser(t)
-	webtest.Login(t, c, a.app.URL, a.cfg.OAuthAuthorizeURL, "ada")
+	webtest.Login(t, c, a.app.URL, a.cfg.OIDCIssuerURL+"/authorize", "ada")
 	appURL, _ := url.Parse(a.app.URL)
 	var stolen []string
 	for _, ck := range c.Jar.Cookies(appURL) {

@@ -124,7 +124,7 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	sbServer.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := b.sandboxRequests.LoadOrStore(r.Method+" "+r.URL.Path, new(atomic.Int64))
 		n.(*atomic.Int64).Add(1)
-		if r.URL.Path == "/oauth/token" {
+		if r.URL.Path == "/oauth/token" || r.URL.Path == "/oidc/token" {
 			b.tokenCalls.Add(1)
 		}
 		if r.URL.Path == "/api/dashboard/teams" {
@@ -163,9 +163,14 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		"CONVEX_SITE_URL_TEMPLATE":   sbServer.URL + "/sites/{deployment}/",
 		"CONVEX_OAUTH_CLIENT_ID":     "test-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": clientSecret,
-		"SESSION_SECRET":             "test-session-secret-0123456789abcdef",
-		"METRICS_TOKEN":              testMetricsToken,
-		"CREDENTIALS_KEY":            credentials.GenerateSpec("t1"),
+		// The sandbox registers its clients for its OAuth server and its
+		// OIDC provider alike: one client serves both here.
+		"OIDC_ISSUER_URL":    sbServer.URL + "/oidc",
+		"OIDC_CLIENT_ID":     "test-client",
+		"OIDC_CLIENT_SECRET": clientSecret,
+		"SESSION_SECRET":     "test-session-secret-0123456789abcdef",
+		"METRICS_TOKEN":      testMetricsToken,
+		"CREDENTIALS_KEY":    credentials.GenerateSpec("t1"),
 		// Tests log in, create and connect far more often than people do;
 		// the ones about rate limits set their own.
 		"LOGIN_RATE_LIMIT":  "off",
@@ -295,5 +300,10 @@ func (b *bundle) newHandler(cfg *config.Config) http.Handler {
 // login signs the browser in as a sandbox demo user.
 func (b *bundle) login(t *testing.T, c *http.Client, user string) {
 	t.Helper()
-	webtest.Login(t, c, b.app.URL, b.cfg.OAuthAuthorizeURL, user)
+	webtest.Login(t, c, b.app.URL, b.authorizeURL(), user)
+}
+
+// authorizeURL is the sandbox's OIDC sign-in page, where the login goes.
+func (b *bundle) authorizeURL() string {
+	return b.cfg.OIDCIssuerURL + "/authorize"
 }

@@ -39,7 +39,7 @@ func BenchmarkSupportPage(b *testing.B) {
 	bb := supportBenchSetup(b)
 	seedSupportApps(b, bb.db, supportBenchApps)
 	c := webtest.Browser(b)
-	webtest.Login(b, c, bb.app.URL, bb.cfg.OAuthAuthorizeURL, sandbox.UserSam)
+	webtest.Login(b, c, bb.app.URL, bb.cfg.OIDCIssuerURL+"/authorize", sandbox.UserSam)
 
 	cases := []struct{ name, path string }{
 		{"first page", "/support"},

@@ -29,14 +29,15 @@ func (s *Server) supportOnly(next http.HandlerFunc) http.Handler {
 	})
 }
 
-// hasSupportRole decides the role: a CLI grant, or membership of the support
-// team, re-checked with the provision host once the last check is stale.
+// hasSupportRole decides the role: a CLI grant, SUPPORT_OIDC_GROUP in the
+// latest login's groups claim, or membership of the support team,
+// re-checked with the provision host once the last check is stale.
 func (s *Server) hasSupportRole(r *http.Request, sess *models.SessionWithUser) (bool, error) {
 	st, err := models.SupportStatusOf(r.Context(), s.db, sess.UserID)
 	if err != nil {
 		return false, err
 	}
-	if st.Granted {
+	if st.Granted || st.GroupMember {
 		return true, nil
 	}
 	if s.cfg.SupportTeamSlug == "" {

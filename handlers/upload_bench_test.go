@@ -56,7 +56,7 @@ func BenchmarkDeploy50MB(b *testing.B) {
 	sb, sandboxURL := startDeploySandbox(b, "http://"+addr)
 	product := startProductProcess(b, sandboxURL, addr)
 	c := webtest.Browser(b)
-	webtest.Login(b, c, product.url, sandboxURL+"/oauth/authorize", sandbox.UserGrace)
+	webtest.Login(b, c, product.url, sandboxURL+"/oidc/authorize", sandbox.UserGrace)
 	appID := product.connectedApp(b, c, sandbox.TeamHopperLabs)
 	deployment := sb.Projects(sandbox.TeamHopperLabs)[0].DeploymentName
 	key := product.deployKey(b, c, appID)
@@ -211,6 +211,9 @@ func startProductProcess(tb testing.TB, sandboxURL, addr string) *productProcess
 		"CONVEX_OAUTH_TOKEN_URL":     sandboxURL + "/oauth/token",
 		"CONVEX_OAUTH_CLIENT_ID":     "bench-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": "bench-client-secret",
+		"OIDC_ISSUER_URL":            sandboxURL + "/oidc",
+		"OIDC_CLIENT_ID":             "bench-client",
+		"OIDC_CLIENT_SECRET":         "bench-client-secret",
 		"ACTION_RATE_LIMIT":          "off", // b.N deploys a minute
 		"CONVEX_DASHBOARD_URL":       sandboxURL + "/dashboard",
 		"CONVEX_SITE_URL_TEMPLATE":   sandboxURL + "/sites/{deployment}/",
@@ -224,7 +227,8 @@ func startProductProcess(tb testing.TB, sandboxURL, addr string) *productProcess
 	if sandboxURL == "" {
 		// Sandbox mode: the product serves the sandbox itself, as `make run`.
 		for _, k := range []string{"PROVISION_HOST", "CONVEX_OAUTH_AUTHORIZE_URL", "CONVEX_OAUTH_TOKEN_URL", "CONVEX_OAUTH_CLIENT_ID",
-			"CONVEX_OAUTH_CLIENT_SECRET", "CONVEX_DASHBOARD_URL", "CONVEX_SITE_URL_TEMPLATE"} {
+			"CONVEX_OAUTH_CLIENT_SECRET", "CONVEX_DASHBOARD_URL", "CONVEX_SITE_URL_TEMPLATE",
+			"OIDC_ISSUER_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"} {
 			delete(env, k)
 		}
 	}

@@ -32,7 +32,7 @@ func BenchmarkConcurrentDeploys(b *testing.B) {
 
 func benchConcurrentDeploys(b *testing.B, product *productProcess, sandboxURL string) {
 	c := webtest.Browser(b)
-	webtest.Login(b, c, product.url, sandboxURL+"/oauth/authorize", sandbox.UserGrace)
+	webtest.Login(b, c, product.url, sandboxURL+"/oidc/authorize", sandbox.UserGrace)
 	apps := make([]string, concurrentDeploys)
 	for i := range apps {
 		apps[i] = product.connectedApp(b, c, sandbox.TeamHopperLabs)

@@ -78,6 +78,9 @@ func setup(t *testing.T) *fixture {
 		"CONVEX_SITE_URL_TEMPLATE":   srv.URL + "/sites/{deployment}/",
 		"CONVEX_OAUTH_CLIENT_ID":     "test-client",
 		"CONVEX_OAUTH_CLIENT_SECRET": "test-client-secret",
+		"OIDC_ISSUER_URL":            srv.URL + "/oidc",
+		"OIDC_CLIENT_ID":             "test-client",
+		"OIDC_CLIENT_SECRET":         "test-client-secret",
 		"SESSION_SECRET":             "test-session-secret-0123456789abcdef",
 		"CREDENTIALS_KEY":            credentials.GenerateSpec("t1"),
 	}

@@ -15,7 +15,7 @@ type ResealCounts struct {
 
 // ResealCredentials re-seals with the key ring's active key every stored
 // secret sealed with an older key: the users' and sessions' Convex tokens
-// and the apps' deploy keys. Once it has run, the old key can leave
+// the sessions' refresh tokens and the apps' deploy keys. Once it has run, the old key can leave
 // CREDENTIALS_KEY. (Logins in flight keep their PKCE verifier in the
 // browser's cookie, under SESSION_SECRET, not under this key.) A value that
 // changed while it ran is left as the newer write made it.
@@ -32,6 +32,14 @@ func ResealCredentials(ctx context.Context, db *sqlx.DB, keys *credentials.Keyri
 		`SELECT encode(id_hash, 'hex') AS key, convex_token AS sealed FROM sessions`,
 		`UPDATE sessions SET convex_token = $3 WHERE encode(id_hash, 'hex') = $1 AND convex_token = $2`,
 		func(key string) string { return "convex-token:" + key }); err != nil {
+		return counts, err
+	}
+	refreshed, err := reseal(ctx, db, keys,
+		`SELECT encode(id_hash, 'hex') AS key, refresh_token AS sealed FROM sessions WHERE refresh_token <> ''`,
+		`UPDATE sessions SET refresh_token = $3 WHERE encode(id_hash, 'hex') = $1 AND refresh_token = $2`,
+		func(key string) string { return "refresh-token:" + key })
+	counts.Sessions += refreshed
+	if err != nil {
 		return counts, err
 	}
 	counts.Connections, err = reseal(ctx, db, keys,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -48,13 +49,24 @@ func CreateSession(ctx context.Context, db sqlx.ExtContext, id, userID, sealedTo
 	return err
 }
 
+// SetSessionRefreshToken keeps the login's refresh token, already sealed
+// with RefreshTokenPurpose, with the session.
+func SetSessionRefreshToken(ctx context.Context, db sqlx.ExtContext, id, sealed string) error {
+	_, err := db.ExecContext(ctx, `UPDATE sessions SET refresh_token = $2 WHERE id_hash = $1`, HashSessionID(id), sealed)
+	return err
+}
+
+// RefreshTokenPurpose binds a sealed refresh token to the session whose id
+// hashes to idHash.
+func RefreshTokenPurpose(idHash []byte) string { return "refresh-token:" + hex.EncodeToString(idHash) }
+
 // SessionByID returns the live session for a cookie's session id, with its
 // user, or ErrNotFound. It extends the session at most every few minutes.
 func SessionByID(ctx context.Context, db sqlx.ExtContext, id string) (SessionWithUser, error) {
 	var s SessionWithUser
 	err := sqlx.GetContext(ctx, db, &s, `
 		SELECT s.id_hash, s.user_id, s.convex_token, s.created_at, s.last_seen_at, s.expires_at,
-		       u.id AS "user.id", u.convex_id AS "user.convex_id", u.name AS "user.name",
+		       u.id AS "user.id", COALESCE(u.convex_id, '') AS "user.convex_id", u.name AS "user.name",
 		       u.email AS "user.email", u.created_at AS "user.created_at", u.updated_at AS "user.updated_at"
 		  FROM sessions s JOIN users u ON u.id = s.user_id
 		 WHERE s.id_hash = $1 AND s.expires_at > now()`, HashSessionID(id))

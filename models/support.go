@@ -23,12 +23,14 @@ type SupportStatus struct {
 	Granted    bool         `db:"support_granted"`
 	TeamMember bool         `db:"support_team_member"`
 	CheckedAt  sql.NullTime `db:"support_checked_at"`
+	// GroupMember: the latest login's groups claim held SUPPORT_OIDC_GROUP.
+	GroupMember bool `db:"support_group_member"`
 }
 
 // SupportStatusOf reads a user's support grant and team membership.
 func SupportStatusOf(ctx context.Context, db sqlx.QueryerContext, userID string) (SupportStatus, error) {
 	var s SupportStatus
-	err := sqlx.GetContext(ctx, db, &s, `SELECT support_granted, support_team_member, support_checked_at FROM users WHERE id = $1`, userID)
+	err := sqlx.GetContext(ctx, db, &s, `SELECT support_granted, support_team_member, support_checked_at, support_group_member FROM users WHERE id = $1`, userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, ErrNotFound
 	}
@@ -59,6 +61,26 @@ func SetSupportTeamMember(ctx context.Context, db *sqlx.DB, userID string, membe
 		}
 		return nil
 	})
+}
+
+// SetSupportGroupMember records whether the login's groups claim holds the
+// support group; when that changes, role_granted or role_revoked is recorded
+// in the same transaction.
+func SetSupportGroupMember(ctx context.Context, tx *sqlx.Tx, userID string, member bool, group string) error {
+	var before bool
+	if err := sqlx.GetContext(ctx, tx, &before, `SELECT support_group_member FROM users WHERE id = $1 FOR UPDATE`, userID); err != nil {
+		return err
+	}
+	if before == member {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET support_group_member = $2 WHERE id = $1`, userID, member); err != nil {
+		return err
+	}
+	if member {
+		return RecordEvent(ctx, tx, userID, "", EventRoleGranted, "support, as a member of group "+group)
+	}
+	return RecordEvent(ctx, tx, userID, "", EventRoleRevoked, "support, no longer a member of group "+group)
 }
 
 // GrantSupport sets or clears the CLI grant for every user with email, records

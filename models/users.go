@@ -11,7 +11,9 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// User is a person signed in with Convex.
+// User is a person signed in through the OIDC provider: the pair (issuer,
+// subject). ConvexID is the provision host's profile id of a user created
+// by the version 1 login, "" for the others.
 type User struct {
 	ID        string    `db:"id"`
 	ConvexID  string    `db:"convex_id"`
@@ -21,7 +23,8 @@ type User struct {
 	UpdatedAt time.Time `db:"updated_at"`
 }
 
-// UpsertUser records the profile the provision host returned at login.
+// UpsertUser records a user of the version 1 login, keyed by the provision
+// host's profile id (tests and data from before the OIDC login use it).
 func UpsertUser(ctx context.Context, db sqlx.ExtContext, convexID, name, email string) (User, error) {
 	var u User
 	err := sqlx.GetContext(ctx, db, &u, `
@@ -31,6 +34,58 @@ func UpsertUser(ctx context.Context, db sqlx.ExtContext, convexID, name, email s
 		   SET name = EXCLUDED.name, email = EXCLUDED.email, updated_at = now()
 		RETURNING id, convex_id, name, email, created_at, updated_at`,
 		convexID, name, email)
+	return u, err
+}
+
+// OIDCIdentity is who the login's ID token says signed in.
+type OIDCIdentity struct {
+	Issuer, Subject string
+	Name, Email     string
+	// EmailVerified is the provider's email_verified claim; only a
+	// verified email may adopt a user of the version 1 login.
+	EmailVerified bool
+}
+
+// UpsertOIDCUser returns the user of identity, updating their name and
+// email. A person signing in for the first time is matched, when the
+// provider verified their email, to the one user of the version 1 login
+// (not yet linked to any OIDC identity) with that email, which is then
+// linked for good; otherwise a new user is made.
+func UpsertOIDCUser(ctx context.Context, tx *sqlx.Tx, id OIDCIdentity) (User, error) {
+	const returning = ` RETURNING id, COALESCE(convex_id, '') AS convex_id, name, email, created_at, updated_at`
+	var u User
+	err := sqlx.GetContext(ctx, tx, &u, `
+		UPDATE users SET name = $3, email = $4, updated_at = now()
+		 WHERE oidc_issuer = $1 AND oidc_subject = $2`+returning,
+		id.Issuer, id.Subject, id.Name, id.Email)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return u, err
+	}
+	if id.EmailVerified && id.Email != "" {
+		// Exactly one candidate, locked; two v1 accounts with one email are
+		// not guessed between.
+		var ids []string
+		if err := sqlx.SelectContext(ctx, tx, &ids, `
+			SELECT id FROM users WHERE oidc_issuer IS NULL AND lower(email) = lower($1)
+			 ORDER BY created_at LIMIT 2 FOR UPDATE`, id.Email); err != nil {
+			return u, err
+		}
+		if len(ids) == 1 {
+			err := sqlx.GetContext(ctx, tx, &u, `
+				UPDATE users SET oidc_issuer = $2, oidc_subject = $3, name = $4, email = $5, updated_at = now()
+				 WHERE id = $1 AND oidc_issuer IS NULL`+returning,
+				ids[0], id.Issuer, id.Subject, id.Name, id.Email)
+			if err == nil || !errors.Is(err, sql.ErrNoRows) {
+				return u, err
+			}
+		}
+	}
+	// Two first logins at once: the second updates the row the first made.
+	err = sqlx.GetContext(ctx, tx, &u, `
+		INSERT INTO users (oidc_issuer, oidc_subject, name, email) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (oidc_issuer, oidc_subject) DO UPDATE
+		   SET name = EXCLUDED.name, email = EXCLUDED.email, updated_at = now()`+returning,
+		id.Issuer, id.Subject, id.Name, id.Email)
 	return u, err
 }
 
@@ -104,13 +159,19 @@ func SelectTeam(ctx context.Context, db sqlx.ExtContext, userID, teamSlug string
 	return err
 }
 
-// Login is a sign-in to record: the profile the provision host returned, the
-// browser's new session and the Convex token kept for the user.
+// Login is a sign-in to record: who the ID token says it is, the browser's
+// new session and the login's access token kept for the user (the builder
+// mode's provision host takes exactly that token).
 type Login struct {
-	ConvexID, Name, Email string
-	// SessionID is the new session's id; SealedSessionToken is the Convex
-	// token sealed for that session.
-	SessionID, SealedSessionToken string
+	Identity OIDCIdentity
+	// SessionID is the new session's id; SealedSessionToken is the login's
+	// access token sealed for that session, SealedRefreshToken its refresh
+	// token ("" when the provider gave none).
+	SessionID, SealedSessionToken, SealedRefreshToken string
+	// SupportGroup is SUPPORT_OIDC_GROUP ("" for none) and
+	// SupportGroupMember whether the login's groups claim holds it.
+	SupportGroup       string
+	SupportGroupMember bool
 	// PreviousSessionID, when set, is the browser's session the login ends.
 	PreviousSessionID string
 	// SealUserToken seals the Convex token for work done on the user's
@@ -125,7 +186,7 @@ func RecordLogin(ctx context.Context, db *sqlx.DB, l Login) (User, error) {
 	var u User
 	err := InTx(ctx, db, func(tx *sqlx.Tx) error {
 		var err error
-		if u, err = UpsertUser(ctx, tx, l.ConvexID, l.Name, l.Email); err != nil {
+		if u, err = UpsertOIDCUser(ctx, tx, l.Identity); err != nil {
 			return err
 		}
 		if l.PreviousSessionID != "" {
@@ -136,11 +197,19 @@ func RecordLogin(ctx context.Context, db *sqlx.DB, l Login) (User, error) {
 		if err := CreateSession(ctx, tx, l.SessionID, u.ID, l.SealedSessionToken); err != nil {
 			return err
 		}
+		if l.SealedRefreshToken != "" {
+			if err := SetSessionRefreshToken(ctx, tx, l.SessionID, l.SealedRefreshToken); err != nil {
+				return err
+			}
+		}
 		sealed, err := l.SealUserToken(u.ID)
 		if err != nil {
 			return err
 		}
 		if err := SetUserToken(ctx, tx, u.ID, sealed); err != nil {
+			return err
+		}
+		if err := SetSupportGroupMember(ctx, tx, u.ID, l.SupportGroup != "" && l.SupportGroupMember, l.SupportGroup); err != nil {
 			return err
 		}
 		return RecordEvent(ctx, tx, u.ID, "", EventLogin, "")

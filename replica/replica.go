@@ -147,11 +147,20 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		Sessions: r.sessions,
 	}
 	if cfg.Sandbox {
+		// The sandbox registers both of our clients: the Convex OAuth
+		// application and the login's OIDC client, whose callback is the
+		// login's.
 		r.sandbox, err = sandbox.New(sandbox.Options{
-			BaseURL:      cfg.ProvisionHost,
-			StateDir:     cfg.SandboxStateDir,
-			Clients:      map[string]string{cfg.OAuthClientID: cfg.OAuthClientSecret},
-			RedirectURIs: map[string]string{cfg.OAuthClientID: cfg.RedirectURL()},
+			BaseURL:  cfg.BaseURL + config.SandboxPath,
+			StateDir: cfg.SandboxStateDir,
+			Clients: map[string]string{
+				cfg.OAuthClientID: cfg.OAuthClientSecret,
+				cfg.OIDCClientID:  cfg.OIDCClientSecret,
+			},
+			RedirectURIs: map[string]string{
+				cfg.OAuthClientID: cfg.RedirectURL(),
+				cfg.OIDCClientID:  cfg.RedirectURL(),
+			},
 			DeploySecret: cfg.HostingDeploySecret,
 			Logger:       r.log.With("component", "sandbox"),
 		})

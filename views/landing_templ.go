@@ -27,7 +27,7 @@ func Landing() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"mx-auto max-w-2xl py-16 text-center\" data-testid=\"landing\"><h1 class=\"text-4xl font-bold tracking-tight sm:text-5xl\">Give every Chef app a Convex backend</h1><p class=\"mt-6 text-lg leading-8 text-slate-600\">Sign in with your Convex account, pick a team, and chefdeploy creates the project, sets up its environment and deploys your site.</p><div class=\"mt-10\"><a href=\"/auth/login\" class=\"btn-primary px-6 py-3 text-base\" data-testid=\"login\">Log in with Convex</a></div></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"mx-auto max-w-2xl py-16 text-center\" data-testid=\"landing\"><h1 class=\"text-4xl font-bold tracking-tight sm:text-5xl\">Give every Chef app a Convex backend</h1><p class=\"mt-6 text-lg leading-8 text-slate-600\">Sign in, pick a Convex team, and chefdeploy creates the project, sets up its environment and deploys your site.</p><div class=\"mt-10\"><a href=\"/auth/login\" class=\"btn-primary px-6 py-3 text-base\" data-testid=\"login\">Sign in</a></div></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

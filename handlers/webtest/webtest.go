@@ -89,8 +89,9 @@ func StartLogin(t testing.TB, c *http.Client, appURL string) url.Values {
 	return loc.Query()
 }
 
-// PickUser opens the sandbox's authorize page, submits its consent form as the
-// demo user and returns the callback URL the sandbox redirects to.
+// PickUser opens the sandbox's OIDC sign-in page (authorizeURL is
+// {sandbox}/oidc/authorize), submits its form as the demo user and returns
+// the callback URL the sandbox redirects to.
 func PickUser(t testing.TB, c *http.Client, authorizeURL string, q url.Values, user string) string {
 	t.Helper()
 	page := Do(t, c, "GET", authorizeURL+"?"+q.Encode(), nil)
