@@ -27,7 +27,14 @@ type Client = river.Client[*sql.Tx]
 
 // Deps is what the workers need.
 type Deps struct {
-	DB       *sqlx.DB
+	DB *sqlx.DB
+	// Backend is Convex for the connection flow, in the mode the product
+	// runs in; nil = builder mode over Convex.
+	Backend convex.Backend
+	// CredentialSource finds what Backend calls act with; nil = the
+	// owner's login token (builder mode).
+	CredentialSource CredentialSource
+	// Convex is the provision-host client: hosting uploads.
 	Convex   *convex.Client
 	Config   *config.Config
 	Logger   *slog.Logger
@@ -89,12 +96,19 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	if d.Hooks == nil {
 		d.Hooks = &Hooks{}
 	}
+	if d.Backend == nil {
+		d.Backend = convex.NewBuilder(d.Convex, convex.OAuthApp{ClientID: d.Config.OAuthClientID, ClientSecret: d.Config.OAuthClientSecret})
+	}
+	if d.CredentialSource == nil {
+		d.CredentialSource = LoginTokens{DB: d.DB, Keys: d.Config.Credentials}
+	}
 	deps := &workerDeps{Deps: d, metrics: newMetrics(d.Registry), keys: newKeyPool(4)}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ProvisionWorker{deps: deps})
 	river.AddWorker(workers, &ReconcileWorker{deps: deps})
 	river.AddWorker(workers, &DeployWorker{deps: deps})
+	river.AddWorker(workers, &DeleteDeployKeyWorker{deps: deps})
 
 	cfg := &river.Config{
 		Logger:     slog.New(quietHandler{Handler: newRepeatFilter(d.Logger.Handler(), repeatQuiet), min: slog.LevelWarn}).With("component", "river"),

@@ -88,7 +88,11 @@ func setup(t *testing.T) *fixture {
 	cx := convex.New(convex.Options{BaseURL: cfg.ProvisionHost, BaseBackoff: 10 * time.Millisecond})
 
 	hooks := &Hooks{}
-	d := Deps{DB: db, Convex: cx, Config: cfg, Hooks: hooks}
+	d := Deps{
+		DB: db, Convex: cx, Config: cfg, Hooks: hooks,
+		Backend:          convex.NewBuilder(cx, convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret}),
+		CredentialSource: LoginTokens{DB: db, Keys: cfg.Credentials},
+	}
 	q, err := NewQueue(d, Options{})
 	if err != nil {
 		t.Fatal(err)
