@@ -38,6 +38,9 @@ type fixture struct {
 	token   string // Ada's Convex token, in the clear
 	sealed  string // the same, sealed for her user
 	sweeper *DeadlineSweeper
+	// platform and grants are set in platform mode (setupMode).
+	platform *convex.Platform
+	grants   *teamGrants
 	// onRequest, when set, sees each request to the sandbox before it does.
 	onRequest atomic.Pointer[func(*http.Request)]
 }
