@@ -364,3 +364,42 @@ func TestDeleteDeployKeyWithoutCredentialsOrKey(t *testing.T) {
 		t.Fatalf("delete_deploy_key calls = %d, want 2", n)
 	}
 }
+
+// A newer attempt that reuses an older attempt's project deletes the key
+// the older one may have made there, so that only the connection's own key
+// is left at Convex (platform mode; builder keys have no name).
+func TestReuseDeletesOlderAttemptsKey(t *testing.T) {
+	t.Parallel()
+	f := setupMode(t, modePlatform)
+	first := f.start(t, sandbox.TeamAcme)
+	f.crashProvision(t, ProvisionArgs{AppID: f.app.ID, Attempt: first.Attempt}, func(crash func()) {
+		f.hooks.AfterProjectRecorded = func(context.Context, string) { crash() }
+	})
+	as := f.attempts(t)
+	if len(as) != 1 || as[0].Status != models.AttemptCreated {
+		t.Fatalf("attempts = %+v, want one created", as)
+	}
+	// As if the first attempt had got its key before it ran out of time.
+	creds, _, err := f.grants.Credentials(t.Context(), f.user.ID, sandbox.TeamAcme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldName := convex.DeployKeyName(f.app.ID, first.Attempt)
+	if _, err := f.platform.CreateDeployKey(t.Context(), creds.Token, as[0].DeploymentName, oldName); err != nil {
+		t.Fatal(err)
+	}
+	f.expire(t)
+	second := f.start(t, sandbox.TeamAcme)
+	mustWork(t, f, f.provision(), ProvisionArgs{AppID: f.app.ID, Attempt: second.Attempt}, river.EventKindJobCompleted)
+
+	c := f.connection(t)
+	if c.State != models.StateConnected || c.ProjectID != as[0].ProjectID {
+		t.Fatalf("connection = %s project %d, want the first attempt's project %d reused", c.State, c.ProjectID, as[0].ProjectID)
+	}
+	if n := f.keysNamed(t, c.DeploymentName, oldName); n != 0 {
+		t.Fatalf("the first attempt's keys left = %d, want 0", n)
+	}
+	if n := f.keysNamed(t, c.DeploymentName, c.DeployKeyName); n != 1 || c.DeployKeyName != convex.DeployKeyName(f.app.ID, second.Attempt) {
+		t.Fatalf("connection's key %q: %d at Convex, want 1", c.DeployKeyName, n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -192,6 +193,11 @@ func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, 
 	if err := p.connections.Step(ctx, p.DB, appID, attempt, models.StepAuthorizing); err != nil {
 		return out, attemptID, leftover, err
 	}
+	if reuse != nil && reuse.Attempt != attempt {
+		// The older attempt may have made a key on this project before it
+		// failed; nothing will ever record or delete it but this.
+		p.deleteStaleKey(ctx, creds, appID, project.DeploymentName, convex.DeployKeyName(appID, reuse.Attempt))
+	}
 	key, err := p.Backend.DeployKey(ctx, creds, project, convex.DeployKeyName(appID, attempt))
 	if err != nil {
 		return out, attemptID, leftover, err
@@ -222,6 +228,16 @@ func (p *workerDeps) deleteUnrecorded(ctx context.Context, creds convex.Credenti
 		return
 	}
 	p.Logger.Info("deleted a project created after its attempt was settled", "app_id", appID, "project_id", projectID)
+}
+
+// deleteStaleKey deletes a deploy key left by an older attempt, if there is
+// one; a failure is logged and does not hold the connection back.
+func (p *workerDeps) deleteStaleKey(ctx context.Context, creds convex.Credentials, appID, deploymentName, keyName string) {
+	err := p.Backend.DeleteDeployKey(ctx, creds, deploymentName, keyName)
+	if ce, ok := errors.AsType[*convex.Error](err); err == nil || ok && ce.Status == http.StatusNotFound {
+		return
+	}
+	p.Logger.Warn("deleting an older attempt's deploy key", "app_id", appID, "key", keyName, "err", err)
 }
 
 // complete stores the connected project, if the attempt is still current.
