@@ -2,8 +2,10 @@
 // same PostgreSQL, and the owner of the connection state machine
 // (Connections): provisioning a Convex project for an app, failing attempts
 // past their deadline (DeadlineSweeper), deleting projects that attempts left
-// unused, and uploading deploys to Convex hosting. Jobs survive restarts and
-// spread over every replica that runs workers.
+// unused, deleting a dropped connection's deploy key, and uploading deploys
+// to Convex hosting. The connection flow sees Convex through one
+// convex.Backend, whichever CONVEX_API mode the product was wired with. Jobs
+// survive restarts and spread over every replica that runs workers.
 package jobs
 
 import (
