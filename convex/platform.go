@@ -27,6 +27,7 @@ const (
 // §2.1's sentences. It is safe for concurrent use.
 type Platform struct {
 	c        *Client
+	pageSize int
 	maxPages int
 	maxItems int
 }
@@ -37,7 +38,18 @@ type Platform struct {
 func NewPlatform(opts Options) *Platform {
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/") + "/v1"
 	opts.DeploySecret = ""
-	return &Platform{c: New(opts), maxPages: MaxProjectPages, maxItems: MaxListedProjects}
+	return &Platform{c: New(opts), pageSize: projectsPageSize, maxPages: MaxProjectPages, maxItems: MaxListedProjects}
+}
+
+// WithPageSize returns a copy of p that lists projects n to a page (1 to
+// 100), reading as many more pages as keeps MaxListedProjects the bound.
+// Production keeps the default of 100; tests use it to list several pages.
+func (p *Platform) WithPageSize(n int) *Platform {
+	n = min(max(n, 1), projectsPageSize)
+	q := *p
+	q.pageSize = n
+	q.maxPages = (q.maxItems + n - 1) / n
+	return &q
 }
 
 // TokenDetails describes a team token: the team it covers, and the name and
@@ -195,7 +207,7 @@ func (p *Platform) ListProjects(ctx context.Context, teamToken string, teamID in
 		}
 		// The first page is asked for without a cursor; later ones send the
 		// server's nextCursor back as it came (url.Values only escapes it).
-		q := url.Values{"limit": {strconv.Itoa(projectsPageSize)}}
+		q := url.Values{"limit": {strconv.Itoa(p.pageSize)}}
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}

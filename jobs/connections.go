@@ -135,7 +135,8 @@ func (cs *Connections) Fail(ctx context.Context, f Failure) error {
 }
 
 // Disconnect drops the app's link and its stored deploy key; the Convex
-// project is kept. A disconnect while connecting also queues the reconcile
+// project is kept. A key that has a name at Convex is deleted there by a
+// job queued here. A disconnect while connecting also queues the reconcile
 // that deletes the project the attempt may have created. It returns the
 // connection that was dropped, or ErrNotFound.
 func (cs *Connections) Disconnect(ctx context.Context, actorID, appID string) (c models.Connection, err error) {
@@ -149,6 +150,18 @@ func (cs *Connections) Disconnect(ctx context.Context, actorID, appID string) (c
 		}
 		if err := models.RecordEvent(ctx, tx, actorID, appID, models.EventDisconnected, detail); err != nil {
 			return err
+		}
+		if c.DeployKeyName != "" {
+			owner, err := models.OwnerTokenByApp(ctx, tx, appID)
+			if err != nil {
+				return err
+			}
+			if _, err := cs.queue.InsertTx(ctx, tx.Tx, DeleteDeployKeyArgs{
+				AppID: appID, OwnerID: owner.OwnerID, TeamSlug: c.TeamSlug,
+				DeploymentName: c.DeploymentName, KeyName: c.DeployKeyName,
+			}, nil); err != nil {
+				return err
+			}
 		}
 		if c.State != models.StateConnecting {
 			return nil

@@ -26,7 +26,7 @@ const (
 // deployment says it is unset, so a reused project keeps its keys.
 func (p *workerDeps) configureEnvironment(ctx context.Context, deploymentURL, deployKey, siteURL string) error {
 	// One read of all the variables, never one call per name.
-	env, err := p.Convex.EnvironmentVariables(ctx, deploymentURL, deployKey)
+	env, err := p.Backend.EnvironmentVariables(ctx, deploymentURL, deployKey)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (p *workerDeps) configureEnvironment(ctx context.Context, deploymentURL, de
 	if len(changes) == 0 {
 		return nil
 	}
-	return p.Convex.UpdateEnvironmentVariables(ctx, deploymentURL, deployKey, changes)
+	return p.Backend.UpdateEnvironmentVariables(ctx, deploymentURL, deployKey, changes)
 }
 
 // authKeys renders a key as Convex Auth expects: the PKCS#8 PEM on one line

@@ -2,8 +2,10 @@
 // same PostgreSQL, and the owner of the connection state machine
 // (Connections): provisioning a Convex project for an app, failing attempts
 // past their deadline (DeadlineSweeper), deleting projects that attempts left
-// unused, and uploading deploys to Convex hosting. Jobs survive restarts and
-// spread over every replica that runs workers.
+// unused, deleting a dropped connection's deploy key, and uploading deploys
+// to Convex hosting. The connection flow sees Convex through one
+// convex.Backend, whichever CONVEX_API mode the product was wired with. Jobs
+// survive restarts and spread over every replica that runs workers.
 package jobs
 
 import (
@@ -27,7 +29,14 @@ type Client = river.Client[*sql.Tx]
 
 // Deps is what the workers need.
 type Deps struct {
-	DB       *sqlx.DB
+	DB *sqlx.DB
+	// Backend is Convex for the connection flow, in the mode the product
+	// runs in; nil = builder mode over Convex.
+	Backend convex.Backend
+	// CredentialSource finds what Backend calls act with; nil = the
+	// owner's login token (builder mode).
+	CredentialSource CredentialSource
+	// Convex is the provision-host client: hosting uploads.
 	Convex   *convex.Client
 	Config   *config.Config
 	Logger   *slog.Logger
@@ -89,12 +98,19 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	if d.Hooks == nil {
 		d.Hooks = &Hooks{}
 	}
+	if d.Backend == nil {
+		d.Backend = convex.NewBuilder(d.Convex, convex.OAuthApp{ClientID: d.Config.OAuthClientID, ClientSecret: d.Config.OAuthClientSecret})
+	}
+	if d.CredentialSource == nil {
+		d.CredentialSource = LoginTokens{DB: d.DB, Keys: d.Config.Credentials}
+	}
 	deps := &workerDeps{Deps: d, metrics: newMetrics(d.Registry), keys: newKeyPool(4)}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ProvisionWorker{deps: deps})
 	river.AddWorker(workers, &ReconcileWorker{deps: deps})
 	river.AddWorker(workers, &DeployWorker{deps: deps})
+	river.AddWorker(workers, &DeleteDeployKeyWorker{deps: deps})
 
 	cfg := &river.Config{
 		Logger:     slog.New(quietHandler{Handler: newRepeatFilter(d.Logger.Handler(), repeatQuiet), min: slog.LevelWarn}).With("component", "river"),

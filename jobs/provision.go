@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -65,14 +66,17 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if !time.Now().Before(work.DeadlineAt) {
 		return p.fail(ctx, work.Connection, models.DeadlineMessage, "deadline")
 	}
-	token, err := p.Config.Credentials.OpenString(work.OwnerToken, models.UserTokenPurpose(work.OwnerID))
-	if err != nil {
-		return p.fail(ctx, work.Connection, "Your Convex sign-in has expired. Sign in again.", "failed")
+	owner := p.owner(work.OwnerID)
+	if _, _, err := owner.forTeam(ctx, work.TeamSlug); err != nil {
+		if nc, ok := noCredentials(err); ok {
+			return p.fail(ctx, work.Connection, nc.Message, "failed")
+		}
+		return err
 	}
 
 	attemptCtx, cancel := context.WithDeadline(ctx, work.DeadlineAt)
 	defer cancel()
-	project, attemptID, leftover, err := p.provision(attemptCtx, work, token)
+	project, attemptID, leftover, err := p.provision(attemptCtx, work, owner)
 	switch {
 	case err == nil:
 		return p.complete(ctx, work, project, attemptID, leftover)
@@ -98,13 +102,20 @@ func userMessage(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return models.DeadlineMessage
 	}
+	if nc, ok := noCredentials(err); ok {
+		return nc.Message
+	}
 	return convex.UserMessage(err)
 }
 
 // provision does the steps of one attempt; every step is guarded, so a
 // newer state stops it with ErrStale.
-func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, token string) (out models.ConnectedProject, attemptID int64, leftover bool, err error) {
+func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, owner *ownerCreds) (out models.ConnectedProject, attemptID int64, leftover bool, err error) {
 	appID, attempt, team := work.AppID, work.Attempt, work.TeamSlug
+	creds, convexTeam, err := owner.forTeam(ctx, team)
+	if err != nil {
+		return out, 0, leftover, err
+	}
 
 	if err := p.connections.Step(ctx, p.DB, appID, attempt, models.StepCreating); err != nil {
 		return out, 0, leftover, err
@@ -114,7 +125,7 @@ func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, 
 	// attempt recorded here while it is in flight (it sees it connecting).
 	err = p.withSettleLock(ctx, appID, func(tx *sqlx.Tx) error {
 		var err error
-		reuse, err = p.settleAttempts(ctx, tx, appID, token, team, true)
+		reuse, err = p.settleAttempts(ctx, tx, appID, owner, team, true)
 		if errors.Is(err, errNotYetSettled) {
 			// An older attempt's project may still appear: a reconcile
 			// after this attempt looks again.
@@ -131,14 +142,15 @@ func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, 
 	if err != nil {
 		return out, 0, leftover, err
 	}
+	var project convex.NewProject
 	if reuse != nil {
 		attemptID = reuse.ID
-		out = models.ConnectedProject{
+		project = convex.NewProject{
 			ProjectID: reuse.ProjectID, ProjectSlug: reuse.ProjectSlug, TeamSlug: team,
 			DeploymentName: reuse.DeploymentName, DeploymentURL: reuse.DeploymentURL, ProjectsRemaining: -1,
 		}
 	} else {
-		created, cerr := p.Convex.CreateProject(ctx, token, team, work.AppName)
+		created, cerr := p.Backend.CreateProject(ctx, creds, convexTeam, work.AppName)
 		if refused(cerr) {
 			// Convex answered that it created nothing: there is nothing to
 			// look for later.
@@ -155,23 +167,24 @@ func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, 
 		if created.TeamSlug == "" {
 			created.TeamSlug = team
 		}
-		err := models.MarkAttemptCreated(ctx, p.DB, attemptID, created.ProjectID, created.ProjectSlug, created.DeploymentName, created.ProdURL)
+		err := models.MarkAttemptCreated(ctx, p.DB, attemptID, created.ProjectID, created.ProjectSlug, created.DeploymentName, created.DeploymentURL)
 		if errors.Is(err, models.ErrStale) {
 			// A reconcile settled the attempt before its answer was
 			// recorded: the project is this worker's alone to delete.
-			p.deleteUnrecorded(ctx, token, appID, created.ProjectID)
+			p.deleteUnrecorded(ctx, creds, appID, created.ProjectID)
 			return out, attemptID, leftover, err
 		}
 		if err != nil {
 			return out, attemptID, leftover, err
 		}
-		out = models.ConnectedProject{
-			ProjectID: created.ProjectID, ProjectSlug: created.ProjectSlug, TeamSlug: created.TeamSlug,
-			DeploymentName: created.DeploymentName, DeploymentURL: created.ProdURL, ProjectsRemaining: created.ProjectsRemaining,
-		}
-		if created.ProjectsRemaining >= 0 && created.ProjectsRemaining <= 2 {
-			out.Warning = fmt.Sprintf("You have %d projects remaining on this team.", created.ProjectsRemaining)
-		}
+		project = created
+	}
+	out = models.ConnectedProject{
+		ProjectID: project.ProjectID, ProjectSlug: project.ProjectSlug, TeamSlug: project.TeamSlug,
+		DeploymentName: project.DeploymentName, DeploymentURL: project.DeploymentURL, ProjectsRemaining: project.ProjectsRemaining,
+	}
+	if project.ProjectsRemaining >= 0 && project.ProjectsRemaining <= 2 {
+		out.Warning = fmt.Sprintf("You have %d projects remaining on this team.", project.ProjectsRemaining)
 	}
 	if h := p.Hooks.AfterProjectRecorded; h != nil {
 		h(ctx, appID)
@@ -180,13 +193,17 @@ func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, 
 	if err := p.connections.Step(ctx, p.DB, appID, attempt, models.StepAuthorizing); err != nil {
 		return out, attemptID, leftover, err
 	}
-	accessToken, err := p.Convex.Authorize(ctx, token, out.ProjectID, convex.OAuthApp{
-		ClientID: p.Config.OAuthClientID, ClientSecret: p.Config.OAuthClientSecret,
-	})
+	if reuse != nil && reuse.Attempt != attempt {
+		// The older attempt may have made a key on this project before it
+		// failed; nothing will ever record or delete it but this.
+		p.deleteStaleKey(ctx, creds, appID, project.DeploymentName, convex.DeployKeyName(appID, reuse.Attempt))
+	}
+	key, err := p.Backend.DeployKey(ctx, creds, project, convex.DeployKeyName(appID, attempt))
 	if err != nil {
 		return out, attemptID, leftover, err
 	}
-	deployKey := convex.DeployKey(out.TeamSlug, out.ProjectSlug, accessToken)
+	deployKey := key.Key
+	out.DeployKeyName = key.Name
 
 	if err := p.connections.Step(ctx, p.DB, appID, attempt, models.StepEnvironment); err != nil {
 		return out, attemptID, leftover, err
@@ -203,14 +220,24 @@ func (p *workerDeps) provision(ctx context.Context, work models.ConnectionWork, 
 // deleteUnrecorded deletes a project whose attempt was settled before its
 // creation could be recorded; it runs on a context of its own, since the
 // attempt's may just have ended.
-func (p *workerDeps) deleteUnrecorded(ctx context.Context, token, appID string, projectID int64) {
+func (p *workerDeps) deleteUnrecorded(ctx context.Context, creds convex.Credentials, appID string, projectID int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := p.Convex.DeleteProject(ctx, token, projectID); err != nil {
+	if err := p.Backend.DeleteProject(ctx, creds, projectID); err != nil {
 		p.Logger.Warn("deleting a project created after its attempt was settled", "app_id", appID, "project_id", projectID, "err", err)
 		return
 	}
 	p.Logger.Info("deleted a project created after its attempt was settled", "app_id", appID, "project_id", projectID)
+}
+
+// deleteStaleKey deletes a deploy key left by an older attempt, if there is
+// one; a failure is logged and does not hold the connection back.
+func (p *workerDeps) deleteStaleKey(ctx context.Context, creds convex.Credentials, appID, deploymentName, keyName string) {
+	err := p.Backend.DeleteDeployKey(ctx, creds, deploymentName, keyName)
+	if ce, ok := errors.AsType[*convex.Error](err); err == nil || ok && ce.Status == http.StatusNotFound {
+		return
+	}
+	p.Logger.Warn("deleting an older attempt's deploy key", "app_id", appID, "key", keyName, "err", err)
 }
 
 // complete stores the connected project, if the attempt is still current.

@@ -63,10 +63,7 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	if err != nil {
 		return err
 	}
-	token, err := p.Config.Credentials.OpenString(owner.OwnerToken, models.UserTokenPurpose(owner.OwnerID))
-	if err != nil {
-		return river.JobCancel(fmt.Errorf("the owner's Convex token cannot be opened: %w", err))
-	}
+	creds := p.owner(owner.OwnerID)
 	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
 	notYet, inFlightUntil := false, time.Time{}
@@ -79,7 +76,7 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 		if err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
 		}
-		_, err = p.settleAttempts(ctx, tx, job.Args.AppID, token, "", false)
+		_, err = p.settleAttempts(ctx, tx, job.Args.AppID, creds, "", false)
 		if errors.Is(err, errNotYetSettled) {
 			// What was settled is committed; the rest is looked at again.
 			notYet = true
@@ -95,6 +92,10 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 		return river.JobSnooze(time.Until(inFlightUntil) + time.Second)
 	case err == nil && notYet:
 		return river.JobSnooze(5 * time.Second)
+	}
+	if _, ok := noCredentials(err); ok {
+		// Nothing to act with: a retry would find nothing either.
+		return river.JobCancel(fmt.Errorf("the owner's Convex credentials cannot be used: %w", err))
 	}
 	return err
 }
@@ -116,7 +117,7 @@ func (p *workerDeps) withSettleLock(ctx context.Context, appID string, fn func(t
 // with list projects and deleted (their deployment is unknown, so they cannot
 // be used). With keep, the newest created one on team is returned for reuse
 // by the attempt that is starting; every other created one is deleted.
-func (p *workerDeps) settleAttempts(ctx context.Context, tx *sqlx.Tx, appID, token, team string, keep bool) (*models.ProjectAttempt, error) {
+func (p *workerDeps) settleAttempts(ctx context.Context, tx *sqlx.Tx, appID string, owner *ownerCreds, team string, keep bool) (*models.ProjectAttempt, error) {
 	open, err := models.OpenAttempts(ctx, tx, appID)
 	if err != nil || len(open) == 0 {
 		return nil, err
@@ -129,17 +130,17 @@ func (p *workerDeps) settleAttempts(ctx context.Context, tx *sqlx.Tx, appID, tok
 		case keep && a.Status == models.AttemptCreated && a.TeamSlug == team:
 			if reuse != nil {
 				// An older unused project on the same team: one is enough.
-				if err := p.deleteProject(ctx, tx, token, reuse); err != nil {
+				if err := p.deleteProject(ctx, tx, owner, reuse); err != nil {
 					return nil, err
 				}
 			}
 			reuse = a
 		case a.Status == models.AttemptCreated:
-			if err := p.deleteProject(ctx, tx, token, a); err != nil {
+			if err := p.deleteProject(ctx, tx, owner, a); err != nil {
 				return nil, err
 			}
 		case a.Status == models.AttemptPending:
-			err := p.settlePending(ctx, tx, token, a)
+			err := p.settlePending(ctx, tx, owner, a)
 			if errors.Is(err, errNotYetSettled) {
 				notYet = err
 				continue
@@ -152,8 +153,12 @@ func (p *workerDeps) settleAttempts(ctx context.Context, tx *sqlx.Tx, appID, tok
 	return reuse, notYet
 }
 
-func (p *workerDeps) deleteProject(ctx context.Context, tx *sqlx.Tx, token string, a *models.ProjectAttempt) error {
-	if err := p.Convex.DeleteProject(ctx, token, a.ProjectID); err != nil && !projectGone(err) {
+func (p *workerDeps) deleteProject(ctx context.Context, tx *sqlx.Tx, owner *ownerCreds, a *models.ProjectAttempt) error {
+	creds, _, err := owner.forTeam(ctx, a.TeamSlug)
+	if err != nil {
+		return err
+	}
+	if err := p.Backend.DeleteProject(ctx, creds, a.ProjectID); err != nil && !projectGone(err) {
 		return err
 	}
 	p.Logger.Info("deleted an unused Convex project", "app_id", a.AppID.String, "team", a.TeamSlug, "project_id", a.ProjectID)
@@ -164,12 +169,16 @@ func (p *workerDeps) deleteProject(ctx context.Context, tx *sqlx.Tx, token strin
 // the attempt's name on its team, created while the attempt could have been
 // running, and recorded by no attempt (so never a project in use). Not finding
 // it is final only once Convex has had time to finish the create.
-func (p *workerDeps) settlePending(ctx context.Context, tx *sqlx.Tx, token string, a *models.ProjectAttempt) error {
+func (p *workerDeps) settlePending(ctx context.Context, tx *sqlx.Tx, owner *ownerCreds, a *models.ProjectAttempt) error {
 	known, err := models.KnownProjectIDs(ctx, tx, a.TeamSlug)
 	if err != nil {
 		return err
 	}
-	projects, err := p.Convex.ListProjects(ctx, token, a.TeamSlug)
+	creds, team, err := owner.forTeam(ctx, a.TeamSlug)
+	if err != nil {
+		return err
+	}
+	projects, err := p.Backend.ListProjects(ctx, creds, team)
 	if err != nil {
 		return err
 	}
@@ -179,7 +188,7 @@ func (p *workerDeps) settlePending(ctx context.Context, tx *sqlx.Tx, token strin
 		if pr.Name != a.ProjectName || known[pr.ID] || pr.CreateTime.Before(from) || pr.CreateTime.After(until) {
 			continue
 		}
-		if err := p.Convex.DeleteProject(ctx, token, pr.ID); err != nil && !projectGone(err) {
+		if err := p.Backend.DeleteProject(ctx, creds, pr.ID); err != nil && !projectGone(err) {
 			return err
 		}
 		known[pr.ID] = true

@@ -38,6 +38,9 @@ type fixture struct {
 	token   string // Ada's Convex token, in the clear
 	sealed  string // the same, sealed for her user
 	sweeper *DeadlineSweeper
+	// platform and grants are set in platform mode (setupMode).
+	platform *convex.Platform
+	grants   *teamGrants
 	// onRequest, when set, sees each request to the sandbox before it does.
 	onRequest atomic.Pointer[func(*http.Request)]
 }
@@ -91,7 +94,11 @@ func setup(t *testing.T) *fixture {
 	cx := convex.New(convex.Options{BaseURL: cfg.ProvisionHost, BaseBackoff: 10 * time.Millisecond})
 
 	hooks := &Hooks{}
-	d := Deps{DB: db, Convex: cx, Config: cfg, Hooks: hooks}
+	d := Deps{
+		DB: db, Convex: cx, Config: cfg, Hooks: hooks,
+		Backend:          convex.NewBuilder(cx, convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret}),
+		CredentialSource: LoginTokens{DB: db, Keys: cfg.Credentials},
+	}
 	q, err := NewQueue(d, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -34,27 +34,30 @@ var ErrStale = errors.New("connection changed since this work started")
 
 // Connection is an app's link to a Convex project. DeployKey is sealed.
 type Connection struct {
-	AppID             string    `db:"app_id"`
-	State             string    `db:"state"`
-	Attempt           int       `db:"attempt"`
-	Step              string    `db:"step"`
-	TeamSlug          string    `db:"team_slug"`
-	ProjectID         int64     `db:"project_id"`
-	ProjectSlug       string    `db:"project_slug"`
-	DeploymentName    string    `db:"deployment_name"`
-	DeploymentURL     string    `db:"deployment_url"`
-	ProjectsRemaining int       `db:"projects_remaining"`
-	Warning           string    `db:"warning"`
-	Error             string    `db:"error"`
-	DeployKey         string    `db:"deploy_key"`
-	StartedAt         time.Time `db:"started_at"`
-	DeadlineAt        time.Time `db:"deadline_at"`
-	UpdatedAt         time.Time `db:"updated_at"`
+	AppID             string `db:"app_id"`
+	State             string `db:"state"`
+	Attempt           int    `db:"attempt"`
+	Step              string `db:"step"`
+	TeamSlug          string `db:"team_slug"`
+	ProjectID         int64  `db:"project_id"`
+	ProjectSlug       string `db:"project_slug"`
+	DeploymentName    string `db:"deployment_name"`
+	DeploymentURL     string `db:"deployment_url"`
+	ProjectsRemaining int    `db:"projects_remaining"`
+	Warning           string `db:"warning"`
+	Error             string `db:"error"`
+	DeployKey         string `db:"deploy_key"`
+	// DeployKeyName is the name the deploy key can be deleted by at Convex;
+	// "" when it has none (builder mode).
+	DeployKeyName string    `db:"deploy_key_name"`
+	StartedAt     time.Time `db:"started_at"`
+	DeadlineAt    time.Time `db:"deadline_at"`
+	UpdatedAt     time.Time `db:"updated_at"`
 }
 
 const connectionColumns = `app_id, state, attempt, step, team_slug, project_id, project_slug,
 	deployment_name, deployment_url, projects_remaining, warning, error, deploy_key,
-	started_at, deadline_at, updated_at`
+	deploy_key_name, started_at, deadline_at, updated_at`
 
 // EffectiveState is the state a person should see at now: a connection still
 // "connecting" past its deadline has failed, whether or not a worker has
@@ -112,7 +115,7 @@ func BeginConnect(ctx context.Context, tx *sqlx.Tx, appID, teamSlug string, dead
 		    state = 'connecting', attempt = connections.attempt + 1, step = 'queued',
 		    team_slug = EXCLUDED.team_slug, project_id = 0, project_slug = '',
 		    deployment_name = '', deployment_url = '', projects_remaining = -1,
-		    warning = '', error = '', deploy_key = '',
+		    warning = '', error = '', deploy_key = '', deploy_key_name = '',
 		    started_at = now(), deadline_at = EXCLUDED.deadline_at, updated_at = now(),
 		    state_changed_at = now()
 		RETURNING `+connectionColumns, appID, teamSlug, deadline.Seconds())
@@ -170,6 +173,7 @@ type ConnectedProject struct {
 	ProjectsRemaining int
 	Warning           string
 	SealedDeployKey   string
+	DeployKeyName     string
 }
 
 // CompleteConnection moves the attempt to connected, if it is still the
@@ -178,10 +182,11 @@ func CompleteConnection(ctx context.Context, db sqlx.ExtContext, appID string, a
 	return guarded(ctx, db, `
 		UPDATE connections SET state = 'connected', step = '', project_id = $3, project_slug = $4,
 		       team_slug = $5, deployment_name = $6, deployment_url = $7, projects_remaining = $8,
-		       warning = $9, deploy_key = $10, error = '', updated_at = now(), state_changed_at = now()
+		       warning = $9, deploy_key = $10, deploy_key_name = $11, error = '', updated_at = now(),
+		       state_changed_at = now()
 		 WHERE app_id = $1 AND attempt = $2 AND state = 'connecting' AND deadline_at > now()`,
 		appID, attempt, p.ProjectID, p.ProjectSlug, p.TeamSlug, p.DeploymentName, p.DeploymentURL,
-		p.ProjectsRemaining, p.Warning, p.SealedDeployKey)
+		p.ProjectsRemaining, p.Warning, p.SealedDeployKey, p.DeployKeyName)
 }
 
 // FailConnection moves the attempt to failed with a message a person can act
@@ -207,7 +212,7 @@ func FailConnection(ctx context.Context, tx *sqlx.Tx, appID string, attempt int,
 		return c, err
 	}
 	_, err = tx.ExecContext(ctx, `
-		UPDATE connections SET state = 'failed', step = '', error = $2, deploy_key = '', updated_at = now(),
+		UPDATE connections SET state = 'failed', step = '', error = $2, deploy_key = '', deploy_key_name = '', updated_at = now(),
 		       state_changed_at = now()
 		 WHERE app_id = $1`, appID, message)
 	return c, err
@@ -243,7 +248,7 @@ func ConnectionForWork(ctx context.Context, db sqlx.ExtContext, appID string) (C
 	err := sqlx.GetContext(ctx, db, &w, `
 		SELECT c.app_id, c.state, c.attempt, c.step, c.team_slug, c.project_id, c.project_slug,
 		       c.deployment_name, c.deployment_url, c.projects_remaining, c.warning, c.error, c.deploy_key,
-		       c.started_at, c.deadline_at, c.updated_at,
+		       c.deploy_key_name, c.started_at, c.deadline_at, c.updated_at,
 		       a.name AS app_name, a.owner_id, COALESCE(u.convex_token, '') AS owner_token
 		  FROM connections c JOIN apps a ON a.id = c.app_id JOIN users u ON u.id = a.owner_id
 		 WHERE c.app_id = $1`, appID)
@@ -288,4 +293,15 @@ func OwnerTokenByApp(ctx context.Context, db sqlx.QueryerContext, appID string) 
 		return o, ErrNotFound
 	}
 	return o, err
+}
+
+// UserToken returns the user's sealed Convex token ("" when there is none),
+// or ErrNotFound when the user is gone.
+func UserToken(ctx context.Context, db sqlx.QueryerContext, userID string) (string, error) {
+	var sealed string
+	err := sqlx.GetContext(ctx, db, &sealed, `SELECT COALESCE(convex_token, '') FROM users WHERE id = $1`, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return sealed, err
 }

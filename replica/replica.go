@@ -128,8 +128,13 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		DeploySecret: cfg.HostingDeploySecret,
 		BaseBackoff:  o.convexBackoff,
 	})
+	// The one place the CONVEX_API mode is chosen. Builder mode is the one
+	// that runs until team grants are stored: then platform mode builds
+	// convex.NewPlatformBackend and a CredentialSource that reads grants.
+	backend := convex.NewBuilder(convexClient, convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret})
 	r.jobs, err = jobs.NewQueue(jobs.Deps{
-		DB: r.db, Convex: convexClient, Config: cfg, Logger: r.log, Registry: registry, Hooks: o.hooks,
+		DB: r.db, Backend: backend, CredentialSource: jobs.LoginTokens{DB: r.db, Keys: cfg.Credentials},
+		Convex: convexClient, Config: cfg, Logger: r.log, Registry: registry, Hooks: o.hooks,
 	}, jobs.Options{Work: r.working, PollInterval: o.pollInterval, SweepInterval: o.sweepInterval})
 	if err != nil {
 		return nil, err

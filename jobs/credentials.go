@@ -1,0 +1,103 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jmoiron/sqlx"
+
+	"chefdeploy/convex"
+	"chefdeploy/credentials"
+	"chefdeploy/models"
+)
+
+// CredentialSource finds what the flow acts with at Convex for an app's
+// owner on one team: in builder mode the owner's login access token
+// (users.convex_token), in platform mode the owner's grant for that team.
+// It is chosen with the Backend, where the product is wired.
+type CredentialSource interface {
+	// Credentials returns the credentials and the team (its slug, and its id
+	// where the mode has one), or a *NoCredentialsError.
+	Credentials(ctx context.Context, ownerID, teamSlug string) (convex.Credentials, convex.Team, error)
+}
+
+// NoCredentialsError says there is nothing to act with for the owner on the
+// team; Message is the sentence the owner reads.
+type NoCredentialsError struct {
+	Message string
+	Err     error
+}
+
+func (e *NoCredentialsError) Error() string {
+	if e.Err != nil {
+		return "no Convex credentials: " + e.Err.Error()
+	}
+	return "no Convex credentials"
+}
+
+func (e *NoCredentialsError) Unwrap() error { return e.Err }
+
+// noCredentials says whether err is a *NoCredentialsError.
+func noCredentials(err error) (*NoCredentialsError, bool) {
+	return errors.AsType[*NoCredentialsError](err)
+}
+
+// msgSignInAgain is what an owner whose login token cannot be used reads.
+const msgSignInAgain = "Your Convex sign-in has expired. Sign in again."
+
+// LoginTokens is the builder-mode CredentialSource: the owner's login access
+// token, opened from users.convex_token, for every team.
+type LoginTokens struct {
+	DB   *sqlx.DB
+	Keys *credentials.Keyring
+}
+
+// Credentials opens the owner's token; the team has only its slug.
+func (l LoginTokens) Credentials(ctx context.Context, ownerID, teamSlug string) (convex.Credentials, convex.Team, error) {
+	team := convex.Team{Slug: teamSlug}
+	sealed, err := models.UserToken(ctx, l.DB, ownerID)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && sealed == "") {
+		return convex.Credentials{}, team, &NoCredentialsError{Message: msgSignInAgain, Err: models.ErrNotFound}
+	}
+	if err != nil {
+		return convex.Credentials{}, team, err
+	}
+	token, err := l.Keys.OpenString(sealed, models.UserTokenPurpose(ownerID))
+	if err != nil {
+		return convex.Credentials{}, team, &NoCredentialsError{Message: msgSignInAgain, Err: err}
+	}
+	return convex.Credentials{Token: token}, team, nil
+}
+
+// ownerCreds are one owner's credentials, looked up once per team for the
+// length of one job.
+type ownerCreds struct {
+	src     CredentialSource
+	ownerID string
+	known   map[string]teamCreds
+}
+
+type teamCreds struct {
+	creds convex.Credentials
+	team  convex.Team
+}
+
+func (p *workerDeps) owner(ownerID string) *ownerCreds {
+	return &ownerCreds{src: p.CredentialSource, ownerID: ownerID, known: map[string]teamCreds{}}
+}
+
+// forTeam returns the owner's credentials for team, asking the source once.
+func (o *ownerCreds) forTeam(ctx context.Context, team string) (convex.Credentials, convex.Team, error) {
+	if tc, ok := o.known[team]; ok {
+		return tc.creds, tc.team, nil
+	}
+	creds, t, err := o.src.Credentials(ctx, o.ownerID, team)
+	if err != nil {
+		return creds, t, err
+	}
+	if t.Slug == "" {
+		t.Slug = team
+	}
+	o.known[team] = teamCreds{creds, t}
+	return creds, t, nil
+}
