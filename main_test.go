@@ -81,6 +81,13 @@ func TestSandboxModeEndToEnd(t *testing.T) {
 	if !strings.Contains(home.Body, "Ada Lovelace") || !strings.Contains(home.Body, `data-testid="sandbox-badge"`) {
 		t.Fatal("dashboard after login lacks the user or the sandbox badge")
 	}
+	// The sandbox registers the product's team callback (CONTRACT §3.2).
+	if res := webtest.AuthorizeTeam(t, c, base, "?team=acme", "ada", "acme"); res.Status != http.StatusSeeOther {
+		t.Fatalf("authorizing acme in sandbox mode = %d:\n%s", res.Status, res.Body)
+	}
+	if settings := webtest.Do(t, c, "GET", base+"/settings", nil); !strings.Contains(settings.Body, `data-team-slug="acme"`) {
+		t.Fatal("the settings do not list the acme grant")
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("graceful shutdown: %v", err)
 	}

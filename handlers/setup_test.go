@@ -114,6 +114,9 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		Clients:      map[string]string{"test-client": expected},
 		RedirectURIs: map[string]string{"test-client": b.app.URL + "/auth/callback"},
 		SlowDelay:    o.slowDelay,
+
+		// Team grants come back to their own callback (CONTRACT §3.2).
+		OtherRedirectURIs: map[string][]string{"test-client": {b.app.URL + "/teams/callback"}},
 	})
 	if err != nil {
 		tb.Fatal(err)
