@@ -26,8 +26,9 @@ func (s *Server) teamAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.Verifier)}
-	// The preselect is only a hint; anything but a slug is left out.
-	if team := q.Get("team"); convex.TeamSlugFromToken("team:"+team+"|") != "" {
+	// The preselect is only a hint; anything but a slug is left out (a
+	// slug is what a team token's prefix may hold).
+	if team := q.Get("team"); team != "" && convex.TeamSlugFromToken("team:"+team+"|") == team {
 		opts = append(opts, oauth2.SetAuthURLParam("team", team))
 	}
 	http.Redirect(w, r, s.teamOAuth.AuthCodeURL(p.State, opts...), http.StatusFound)

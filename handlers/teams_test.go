@@ -152,8 +152,10 @@ func TestTeamAuthorizePreselectsTheTeam(t *testing.T) {
 	}
 
 	// A preselect that is no slug is left out rather than sent on.
-	if q := b.startTeamAuthorize(t, c, "?team="+url.QueryEscape("acme&x=<y>")).Query(); q.Has("team") || q.Has("x") {
-		t.Errorf("a bad team hint reached the consent URL: %v", q)
+	for _, hint := range []string{"acme&x=<y>", "acme|x", "", strings.Repeat("a", 65)} {
+		if q := b.startTeamAuthorize(t, c, "?team="+url.QueryEscape(hint)).Query(); q.Has("team") || q.Has("x") {
+			t.Errorf("the team hint %q reached the consent URL: %v", hint, q)
+		}
 	}
 }
 
