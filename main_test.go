@@ -81,6 +81,13 @@ func TestSandboxModeEndToEnd(t *testing.T) {
 	if !strings.Contains(home.Body, "Ada Lovelace") || !strings.Contains(home.Body, `data-testid="sandbox-badge"`) {
 		t.Fatal("dashboard after login lacks the user or the sandbox badge")
 	}
+	// The sandbox registers the product's team callback (CONTRACT §3.2).
+	if res := webtest.AuthorizeTeam(t, c, base, "?team=acme", "ada", "acme"); res.Status != http.StatusSeeOther {
+		t.Fatalf("authorizing acme in sandbox mode = %d:\n%s", res.Status, res.Body)
+	}
+	if settings := webtest.Do(t, c, "GET", base+"/settings", nil); !strings.Contains(settings.Body, `data-team-slug="acme"`) {
+		t.Fatal("the settings do not list the acme grant")
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("graceful shutdown: %v", err)
 	}
@@ -165,13 +172,15 @@ func sandboxToken(t *testing.T, env map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The sandbox's provision-host login page sits beside its team consent.
+	loginPage := strings.TrimSuffix(cfg.OAuthAuthorizeURL, "/team")
 	oc := &oauth2.Config{
 		ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret, RedirectURL: cfg.RedirectURL(),
-		Endpoint: oauth2.Endpoint{AuthURL: cfg.OAuthAuthorizeURL, TokenURL: cfg.OAuthTokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		Endpoint: oauth2.Endpoint{AuthURL: loginPage, TokenURL: cfg.OAuthTokenURL, AuthStyle: oauth2.AuthStyleInParams},
 	}
 	verifier := oauth2.GenerateVerifier()
 	authURL, _ := url.Parse(oc.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
-	callback, _ := url.Parse(webtest.PickUser(t, webtest.Browser(t), cfg.OAuthAuthorizeURL, authURL.Query(), "ada"))
+	callback, _ := url.Parse(webtest.PickUser(t, webtest.Browser(t), loginPage, authURL.Query(), "ada"))
 	token, err := oc.Exchange(context.Background(), callback.Query().Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)

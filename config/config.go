@@ -299,7 +299,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		c.SupportOIDCGroup = env("SUPPORT_OIDC_GROUP", SandboxSupportGroup)
 		c.SandboxStateDir = filepath.Join(c.DataDir, "sandbox")
-		c.OAuthAuthorizeURL = env("CONVEX_OAUTH_AUTHORIZE_URL", sandboxURL+"/oauth/authorize")
+		c.OAuthAuthorizeURL = env("CONVEX_OAUTH_AUTHORIZE_URL", sandboxURL+"/oauth/authorize/team")
 		c.OAuthTokenURL = env("CONVEX_OAUTH_TOKEN_URL", sandboxURL+"/oauth/token")
 		c.DashboardURL = strings.TrimRight(env("CONVEX_DASHBOARD_URL", sandboxURL+"/dashboard"), "/")
 		c.SiteURLTemplate = env("CONVEX_SITE_URL_TEMPLATE", sandboxURL+"/sites/{deployment}/")

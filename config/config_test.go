@@ -125,7 +125,7 @@ func TestSandboxModeGeneratesAndKeepsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !first.Sandbox || first.ProvisionHost != "http://127.0.0.1:9999/sandbox" ||
-		first.OAuthAuthorizeURL != "http://127.0.0.1:9999/sandbox/oauth/authorize" ||
+		first.OAuthAuthorizeURL != "http://127.0.0.1:9999/sandbox/oauth/authorize/team" ||
 		first.OAuthClientID != config.SandboxClientID || first.OAuthClientSecret == "" {
 		t.Fatalf("sandbox config not pointed at the sandbox: %+v", first)
 	}

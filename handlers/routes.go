@@ -36,6 +36,10 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /apps/{id}/dashboard/credentials", s.appDashboardCredentials)
 	mux.HandleFunc("POST /apps/{id}/env", s.appEnv)
 
+	mux.HandleFunc("GET /teams/authorize", s.teamAuthorize)
+	mux.HandleFunc("GET "+TeamsCallbackPath, s.teamCallback)
+	mux.HandleFunc("POST /teams/{teamId}/forget", s.teamForget)
+
 	mux.HandleFunc("GET /settings", s.settings)
 	mux.HandleFunc("POST /settings/tokens", s.settingsTokenCreate)
 	mux.HandleFunc("POST /settings/tokens/{token}/revoke", s.settingsTokenRevoke)

@@ -79,6 +79,9 @@ type Server struct {
 	teamFetches singleflight.Group
 	// limits are the rate limits on logins and costly actions.
 	limits *rateLimits
+	// teamOAuth and platform authorize Convex teams (CONTRACT §3.2).
+	teamOAuth *oauth2.Config
+	platform  *convex.Platform
 }
 
 // New builds the server from its dependencies.
@@ -127,6 +130,7 @@ func New(d Deps) *Server {
 			},
 		},
 	}
+	s.teamOAuth, s.platform = teamOAuthConfig(cfg), newPlatform(cfg)
 	// Two keys derived from SESSION_SECRET: one signs the cookie, one encrypts it.
 	s.cookies = sessions.NewCookieStore(deriveKey(cfg.SessionSecret, "cookie-hash"), deriveKey(cfg.SessionSecret, "cookie-block"))
 	s.cookies.Options = &sessions.Options{

@@ -7,7 +7,7 @@ import (
 	"chefdeploy/views"
 )
 
-// settings lists the user's API tokens.
+// settings lists the user's Convex team grants and API tokens.
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireUser(w, r)
 	if !ok {
@@ -17,6 +17,14 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, sess *models.SessionWithUser, status int, v views.SettingsView) {
+	grants, err := models.TeamGrantsOf(r.Context(), s.db, sess.UserID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, g := range grants {
+		v.TeamGrants = append(v.TeamGrants, views.TeamGrantItem{TeamID: g.TeamID, Slug: g.TeamSlug, AuthorizedAt: g.CreatedAt, Revoked: g.Revoked()})
+	}
 	tokens, err := models.APITokensOf(r.Context(), s.db, sess.UserID)
 	if err != nil {
 		s.renderError(w, r, err)

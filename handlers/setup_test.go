@@ -114,6 +114,9 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		Clients:      map[string]string{"test-client": expected},
 		RedirectURIs: map[string]string{"test-client": b.app.URL + "/auth/callback"},
 		SlowDelay:    o.slowDelay,
+
+		// Team grants come back to their own callback (CONTRACT §3.2).
+		OtherRedirectURIs: map[string][]string{"test-client": {b.app.URL + "/teams/callback"}},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -156,7 +159,8 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		"HTTP_ADDR":                  b.app.Listener.Addr().String(),
 		"BASE_URL":                   b.app.URL,
 		"PROVISION_HOST":             sbServer.URL,
-		"CONVEX_OAUTH_AUTHORIZE_URL": sbServer.URL + "/oauth/authorize",
+		"CONVEX_API_URL":             sbServer.URL,
+		"CONVEX_OAUTH_AUTHORIZE_URL": sbServer.URL + "/oauth/authorize/team",
 		"CONVEX_OAUTH_TOKEN_URL":     sbServer.URL + "/oauth/token",
 		"CONVEX_DASHBOARD_URL":       sbServer.URL + "/dashboard",
 		"CONVEX_DASHBOARD_EMBED_URL": sbServer.URL + "/dashboard-embedded",

@@ -10,15 +10,16 @@ import (
 
 // ResealCounts says how many sealed values ResealCredentials re-sealed.
 type ResealCounts struct {
-	Users, Sessions, Connections int
+	Users, Sessions, Connections, TeamGrants int
 }
 
 // ResealCredentials re-seals with the key ring's active key every stored
-// secret sealed with an older key: the users' and sessions' Convex tokens
-// the sessions' refresh tokens and the apps' deploy keys. Once it has run, the old key can leave
-// CREDENTIALS_KEY. (Logins in flight keep their PKCE verifier in the
-// browser's cookie, under SESSION_SECRET, not under this key.) A value that
-// changed while it ran is left as the newer write made it.
+// secret sealed with an older key: the users' and sessions' Convex tokens,
+// the sessions' refresh tokens, the apps' deploy keys and the users' team
+// grants. Once it has run, the old key can leave CREDENTIALS_KEY. (Logins in
+// flight keep their PKCE verifier in the browser's cookie, under
+// SESSION_SECRET, not under this key.) A value that changed while it ran is
+// left as the newer write made it.
 func ResealCredentials(ctx context.Context, db *sqlx.DB, keys *credentials.Keyring) (ResealCounts, error) {
 	var counts ResealCounts
 	var err error
@@ -42,10 +43,17 @@ func ResealCredentials(ctx context.Context, db *sqlx.DB, keys *credentials.Keyri
 	if err != nil {
 		return counts, err
 	}
-	counts.Connections, err = reseal(ctx, db, keys,
+	if counts.Connections, err = reseal(ctx, db, keys,
 		`SELECT app_id::text AS key, deploy_key AS sealed FROM connections WHERE deploy_key <> ''`,
 		`UPDATE connections SET deploy_key = $3 WHERE app_id::text = $1 AND deploy_key = $2`,
-		DeployKeyPurpose)
+		DeployKeyPurpose); err != nil {
+		return counts, err
+	}
+	// The key is "{user id}:{team id}", which TeamGrantPurpose prefixes.
+	counts.TeamGrants, err = reseal(ctx, db, keys,
+		`SELECT user_id::text || ':' || team_id::text AS key, token AS sealed FROM team_grants`,
+		`UPDATE team_grants SET token = $3 WHERE user_id::text || ':' || team_id::text = $1 AND token = $2`,
+		func(key string) string { return "team-grant:" + key })
 	return counts, err
 }
 

@@ -32,6 +32,9 @@ const (
 	EventRoleRevoked      = "role_revoked"
 	EventSupportViewed    = "support_viewed_app"
 	EventSupportFailed    = "support_marked_failed"
+	EventTeamAuthorized   = "team_authorized"
+	EventTeamForgotten    = "team_forgotten"
+	EventTeamGrantRevoked = "team_grant_revoked"
 )
 
 // Event is one line of the audit trail. Detail never holds a secret.

@@ -168,6 +168,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 			},
 			DeploySecret: cfg.HostingDeploySecret,
 			Logger:       r.log.With("component", "sandbox"),
+
+			// Team grants come back to their own callback (CONTRACT §3.2).
+			OtherRedirectURIs: map[string][]string{cfg.OAuthClientID: {cfg.BaseURL + handlers.TeamsCallbackPath}},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)

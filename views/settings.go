@@ -1,10 +1,16 @@
 package views
 
-import "time"
+import (
+	"net/url"
+	"strconv"
+	"time"
+)
 
-// SettingsView is the settings page: the user's API tokens.
+// SettingsView is the settings page: the user's Convex team grants and API
+// tokens.
 type SettingsView struct {
-	Tokens []TokenItem
+	TeamGrants []TeamGrantItem
+	Tokens     []TokenItem
 	// NewToken is shown once, right after it was created.
 	NewToken  string
 	FormError string
@@ -34,6 +40,36 @@ func (t TokenItem) Used() string {
 
 // RevokeURL is where the revoke button posts.
 func (t TokenItem) RevokeURL() string { return "/settings/tokens/" + t.ID + "/revoke" }
+
+// TeamGrantItem is one authorized Convex team as the settings page lists
+// it; never its token.
+type TeamGrantItem struct {
+	TeamID       int64
+	Slug         string
+	AuthorizedAt time.Time
+	Revoked      bool
+}
+
+// Authorized is when the team was last authorized, for people.
+func (g TeamGrantItem) Authorized() string {
+	return g.AuthorizedAt.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// ForgetURL is where the Forget button posts.
+func (g TeamGrantItem) ForgetURL() string {
+	return "/teams/" + strconv.FormatInt(g.TeamID, 10) + "/forget"
+}
+
+// ReauthorizeURL authorizes the team again, preselected, and comes back here.
+func (g TeamGrantItem) ReauthorizeURL() string {
+	return "/teams/authorize?team=" + url.QueryEscape(g.Slug) + "&return=/settings"
+}
+
+// RevokedAttr is the row's data-revoked.
+func (g TeamGrantItem) RevokedAttr() string { return strconv.FormatBool(g.Revoked) }
+
+// AuthorizeTeamURL authorizes another team and comes back to the settings.
+const AuthorizeTeamURL = "/teams/authorize?return=/settings"
 
 // UsageView is a team's token usage meter.
 type UsageView struct {

@@ -120,3 +120,46 @@ func Login(t testing.TB, c *http.Client, appURL, authorizeURL, user string) {
 		t.Fatalf("callback = %d %q: %s", res.Status, res.Header.Get("Location"), res.Body)
 	}
 }
+
+// TeamConsent drives the sandbox's team consent page at consent (the URL
+// /teams/authorize redirected to) as a browser would: it picks the demo
+// user, then the team. It returns the team pick page and the callback URL
+// the sandbox redirects to.
+func TeamConsent(t testing.TB, c *http.Client, consent *url.URL, user, team string) (pickPage, callback string) {
+	t.Helper()
+	first := Do(t, c, "GET", consent.String(), nil)
+	if first.Status != http.StatusOK || !strings.Contains(first.Body, "sandbox-user-"+user) {
+		t.Fatalf("team consent page = %d, no button for %s", first.Status, user)
+	}
+	endpoint := consent.Scheme + "://" + consent.Host + consent.Path
+	form := consent.Query()
+	form.Set("user", user)
+	pick := Do(t, c, "POST", endpoint, form)
+	if pick.Status != http.StatusOK || !strings.Contains(pick.Body, `data-testid="sandbox-team-`+team+`"`) {
+		t.Fatalf("team pick page = %d, no team %s", pick.Status, team)
+	}
+	form.Set("action", "authorize")
+	form.Set("grant_team", team)
+	res := Do(t, c, "POST", endpoint, form)
+	if res.Status != http.StatusFound {
+		t.Fatalf("team consent = %d: %s", res.Status, res.Body)
+	}
+	return pick.Body, res.Header.Get("Location")
+}
+
+// AuthorizeTeam authorizes team for the signed-in browser at appURL through
+// the sandbox's consent as user; query is /teams/authorize's (e.g.
+// "?team=acme"). It returns the product's answer to the callback.
+func AuthorizeTeam(t testing.TB, c *http.Client, appURL, query, user, team string) Response {
+	t.Helper()
+	res := Do(t, c, "GET", appURL+"/teams/authorize"+query, nil)
+	if res.Status != http.StatusFound {
+		t.Fatalf("/teams/authorize%s = %d, want 302", query, res.Status)
+	}
+	consent, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, callback := TeamConsent(t, c, consent, user, team)
+	return Do(t, c, "GET", callback, nil)
+}
