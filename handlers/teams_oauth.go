@@ -1,7 +1,6 @@
 package handlers
 
 import (
-
 	"golang.org/x/oauth2"
 
 	"chefdeploy/config"
