@@ -101,7 +101,7 @@ func TestBackendCreateProjectRefused(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.mode, func(t *testing.T) {
 			team := convex.Team{Slug: sandbox.TeamExpiredSession}
-			want := "Your Convex sign-in has expired. Sign in again."
+			want := "Your sign-in has expired. Sign in again."
 			creds := b.creds
 			if b.mode == "platform" {
 				token, err := b.sb.IssueTeamToken(sandbox.UserAda, sandbox.TeamExpiredSession)

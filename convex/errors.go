@@ -15,7 +15,7 @@ import (
 // The user-facing texts of CONTRACT §2 "Errors the provision host gives".
 const (
 	msgSSORequired   = "You must log in with Single Sign-on to access this team."
-	msgSignInExpired = "Your Convex sign-in has expired. Sign in again."
+	msgSignInExpired = "Your sign-in has expired. Sign in again."
 	msgNoAnswer      = "Failed to connect to project"
 	msgGeneric       = "Something went wrong while talking to Convex. Try again."
 	// detailInvalid is what a user reads for a 2xx whose body we cannot use

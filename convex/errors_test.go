@@ -52,7 +52,7 @@ func TestUserMessages(t *testing.T) {
 	t.Parallel()
 	const (
 		sso     = "You must log in with Single Sign-on to access this team."
-		expired = "Your Convex sign-in has expired. Sign in again."
+		expired = "Your sign-in has expired. Sign in again."
 	)
 	tests := []struct {
 		name, op   string

@@ -42,7 +42,7 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 	// session whose token cannot be opened has to sign in again.
 	token, err := s.convexToken(r, sess)
 	if err != nil {
-		s.renderError(w, r, models.Errorf(models.EUNAUTHORIZED, "Your Convex sign-in has expired. Sign in again."))
+		s.renderError(w, r, models.Errorf(models.EUNAUTHORIZED, "Your sign-in has expired. Sign in again."))
 		return
 	}
 	sealed, err := s.cfg.Credentials.SealString(token, models.UserTokenPurpose(sess.UserID))

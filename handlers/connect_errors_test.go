@@ -34,7 +34,7 @@ func TestConnectErrorsShowTheContractMessage(t *testing.T) {
 		{"quota-reached", "Failed to create project: ProjectQuotaReached: Team has reached the maximum number of projects."},
 		{"sso-required", "You must log in with Single Sign-on to access this team."},
 		{"authorize-fails", "Failed to create project deploy key: 403"},
-		{"expired-session", "Your Convex sign-in has expired. Sign in again."},
+		{"expired-session", "Your sign-in has expired. Sign in again."},
 		{"malformed", "Failed to create project: the Convex API returned an invalid response"},
 		{"black-hole", "Failed to connect to project"},
 	}

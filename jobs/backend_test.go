@@ -263,7 +263,7 @@ func failureCases(mode string) []failureCase {
 	if mode == modeBuilder {
 		return append(cases,
 			failureCase{sandbox.TeamAuthorizeFails, "Failed to create project deploy key: 403"},
-			failureCase{sandbox.TeamExpiredSession, "Your Convex sign-in has expired. Sign in again."},
+			failureCase{sandbox.TeamExpiredSession, "Your sign-in has expired. Sign in again."},
 		)
 	}
 	return append(cases,

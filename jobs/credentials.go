@@ -43,7 +43,7 @@ func noCredentials(err error) (*NoCredentialsError, bool) {
 }
 
 // msgSignInAgain is what an owner whose login token cannot be used reads.
-const msgSignInAgain = "Your Convex sign-in has expired. Sign in again."
+const msgSignInAgain = "Your sign-in has expired. Sign in again."
 
 // LoginTokens is the builder-mode CredentialSource: the owner's login access
 // token, opened from users.convex_token, for every team.

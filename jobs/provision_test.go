@@ -74,7 +74,7 @@ func TestProvisionFailureTeams(t *testing.T) {
 		{sandbox.TeamQuotaReached, "Failed to create project: ProjectQuotaReached: Team has reached the maximum number of projects."},
 		{sandbox.TeamSSORequired, "You must log in with Single Sign-on to access this team."},
 		{sandbox.TeamAuthorizeFails, "Failed to create project deploy key: 403"},
-		{sandbox.TeamExpiredSession, "Your Convex sign-in has expired. Sign in again."},
+		{sandbox.TeamExpiredSession, "Your sign-in has expired. Sign in again."},
 		{sandbox.TeamMalformed, "Failed to create project: the Convex API returned an invalid response"},
 	}
 	for _, tc := range cases {
@@ -195,7 +195,7 @@ func TestProvisionUnreadableTokenFails(t *testing.T) {
 	c := f.start(t, sandbox.TeamAcme)
 	f.exec(t, `UPDATE users SET convex_token = 'not-sealed' WHERE id = $1`, f.user.ID)
 	mustWork(t, f, f.provision(), ProvisionArgs{AppID: f.app.ID, Attempt: c.Attempt}, river.EventKindJobCompleted)
-	if got := f.connection(t); got.State != models.StateFailed || got.Error != "Your Convex sign-in has expired. Sign in again." {
+	if got := f.connection(t); got.State != models.StateFailed || got.Error != "Your sign-in has expired. Sign in again." {
 		t.Fatalf("connection = %s %q", got.State, got.Error)
 	}
 }
