@@ -141,10 +141,16 @@ func startProduct(t *testing.T) product {
 // dashboard.
 func (b *browser) login(base, user string) {
 	b.t.Helper()
+	button := `[data-testid=sandbox-user-` + user + `]`
 	b.do("log in as "+user, 20*time.Second,
 		chromedp.Navigate(base+"/"),
 		chromedp.Click(chromedp.CSS(`[data-testid=login]`), chromedp.NodeVisible),
-		chromedp.Click(chromedp.CSS(`[data-testid=sandbox-user-`+user+`]`), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.CSS(button)),
+		// Clicked by script, not by mouse: a mouse click lands on the
+		// coordinates the button had when it was found, and the sign-in
+		// page can still move as its stylesheet arrives, so the click was
+		// sometimes lost and the login never sent.
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+button+`').click()`),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=dashboard]`)),
 	)
 }
