@@ -101,3 +101,79 @@ func (o *ownerCreds) forTeam(ctx context.Context, team string) (convex.Credentia
 	o.known[team] = teamCreds{creds, t}
 	return creds, t, nil
 }
+
+// TeamGrants is the platform-mode CredentialSource: the owner's grant for
+// the team (CONTRACT §3.2), opened from team_grants.
+type TeamGrants struct {
+	DB   *sqlx.DB
+	Keys *credentials.Keyring
+}
+
+// msgAuthorizeAgain is CONTRACT §2.1's sentence for a grant Convex refused.
+func msgAuthorizeAgain(slug string) string {
+	return "Convex no longer accepts your authorization for team " + slug + ". Authorize the team again."
+}
+
+// msgNoGrant is what an owner reads who has no grant for the team (it was
+// forgotten after the Connect).
+func msgNoGrant(slug string) string {
+	return "chefdeploy has no authorization for team " + slug + ". Authorize the team, then connect again."
+}
+
+// Credentials opens the owner's grant for teamSlug; a missing, revoked or
+// unreadable grant is a *NoCredentialsError saying what to do.
+func (g TeamGrants) Credentials(ctx context.Context, ownerID, teamSlug string) (convex.Credentials, convex.Team, error) {
+	team := convex.Team{Slug: teamSlug}
+	grant, err := models.TeamGrantBySlug(ctx, g.DB, ownerID, teamSlug)
+	if errors.Is(err, models.ErrNotFound) {
+		return convex.Credentials{}, team, &NoCredentialsError{Message: msgNoGrant(teamSlug), Err: err}
+	}
+	if err != nil {
+		return convex.Credentials{}, team, err
+	}
+	team.ID = grant.TeamID
+	if grant.Revoked() {
+		return convex.Credentials{}, team, &NoCredentialsError{Message: msgAuthorizeAgain(teamSlug)}
+	}
+	token, err := g.Keys.OpenString(grant.Token, models.TeamGrantPurpose(ownerID, grant.TeamID))
+	if err != nil {
+		return convex.Credentials{}, team, &NoCredentialsError{Message: msgAuthorizeAgain(teamSlug), Err: err}
+	}
+	return convex.Credentials{Token: token}, team, nil
+}
+
+// GrantRevoker is a CredentialSource whose credentials Convex can revoke:
+// told that creds were refused (a 401), it marks them so, and the next
+// Connect asks the owner to authorize again.
+type GrantRevoker interface {
+	Revoked(ctx context.Context, ownerID string, team convex.Team, creds convex.Credentials) error
+}
+
+// Revoked marks the owner's grant for team revoked, if it is still the one
+// whose token creds holds (a team authorized again since is left alone).
+func (g TeamGrants) Revoked(ctx context.Context, ownerID string, team convex.Team, creds convex.Credentials) error {
+	grant, err := models.TeamGrantByID(ctx, g.DB, ownerID, team.ID)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	token, err := g.Keys.OpenString(grant.Token, models.TeamGrantPurpose(ownerID, grant.TeamID))
+	if err != nil || token != creds.Token {
+		return nil
+	}
+	_, err = models.MarkTeamGrantRevoked(ctx, g.DB, ownerID, grant.TeamID, grant.Token)
+	return err
+}
+
+// revoked tells the source, when it can revoke, that Convex refused the
+// owner's credentials for team.
+func (o *ownerCreds) revoked(ctx context.Context, team string) error {
+	r, ok := o.src.(GrantRevoker)
+	tc, known := o.known[team]
+	if !ok || !known {
+		return nil
+	}
+	return r.Revoked(ctx, o.ownerID, tc.team, tc.creds)
+}

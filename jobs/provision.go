@@ -89,6 +89,15 @@ func (w *ProvisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 		return ctx.Err()
 	}
 	p.Logger.Info("connection failed", "app_id", work.AppID, "attempt", work.Attempt, "err", err)
+	if convex.IsGrantRevoked(err) {
+		// Not retried: the owner must authorize the team again, and the
+		// team selector says so from now on.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if rerr := owner.revoked(rctx, work.TeamSlug); rerr != nil {
+			p.Logger.Warn("marking a team grant revoked", "app_id", work.AppID, "err", rerr)
+		}
+		cancel()
+	}
 	outcome := "failed"
 	if errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
 		// The attempt ran out of time: that is the deadline firing.
