@@ -125,7 +125,7 @@ func startProduct(t *testing.T) product {
 	}
 	db, dbURL := dbtest.New(t)
 	addr := webtest.FreeAddr(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir()}
+	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir(), "CONVEX_API": "builder"}
 	out := &webtest.Buffer{}
 	stop := start(t, env, out)
 	t.Cleanup(func() {

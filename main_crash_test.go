@@ -56,6 +56,7 @@ func TestKillDashNineMidConnectRecovers(t *testing.T) {
 		"DATABASE_URL=" + dbURL,
 		"HTTP_ADDR=" + addr,
 		"BASE_URL=" + base,
+		"CONVEX_API=builder",
 		"PROVISION_HOST=" + sbServer.URL,
 		"CONVEX_OAUTH_AUTHORIZE_URL=" + sbServer.URL + "/oauth/authorize/team",
 		"CONVEX_API_URL=" + sbServer.URL,

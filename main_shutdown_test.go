@@ -32,6 +32,7 @@ func TestShutdownDuringAnUpload(t *testing.T) {
 		"DATABASE_URL=" + dbURL,
 		"HTTP_ADDR=" + addr,
 		"DATA_DIR=" + t.TempDir(),
+		"CONVEX_API=builder",
 		"TMPDIR=" + tmp,
 		"SESSION_SECRET=shutdown-session-secret-0123456789abcdef",
 		"CREDENTIALS_KEY=" + credentials.GenerateSpec("s1"),

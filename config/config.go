@@ -68,9 +68,9 @@ type Config struct {
 	Sandbox         bool
 	SandboxStateDir string
 
-	// ConvexAPI is CONVEX_API, "platform" or "builder", and ConvexAPIURL the
-	// Management API's base URL. They are read and checked only: until the
-	// platform flow lands the product runs the builder flow whatever they say.
+	// ConvexAPI is CONVEX_API, "platform" or "builder" (the replica picks
+	// its Convex backend from it), and ConvexAPIURL the Management API's
+	// base URL.
 	ConvexAPI    string
 	ConvexAPIURL string
 

@@ -155,9 +155,11 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	})
 
 	b.env = map[string]string{
-		"DATABASE_URL":               dbURL,
-		"HTTP_ADDR":                  b.app.Listener.Addr().String(),
-		"BASE_URL":                   b.app.URL,
+		"DATABASE_URL": dbURL,
+		"HTTP_ADDR":    b.app.Listener.Addr().String(),
+		"BASE_URL":     b.app.URL,
+		// Builder mode unless a test asks for platform (withPlatform).
+		"CONVEX_API":                 "builder",
 		"PROVISION_HOST":             sbServer.URL,
 		"CONVEX_API_URL":             sbServer.URL,
 		"CONVEX_OAUTH_AUTHORIZE_URL": sbServer.URL + "/oauth/authorize/team",

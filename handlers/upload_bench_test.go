@@ -206,6 +206,7 @@ func startProductProcess(tb testing.TB, sandboxURL, addr string) *productProcess
 		"DATABASE_URL":               dbURL,
 		"HTTP_ADDR":                  addr,
 		"BASE_URL":                   p.url,
+		"CONVEX_API":                 "builder",
 		"PROVISION_HOST":             sandboxURL,
 		"CONVEX_API_URL":             sandboxURL,
 		"CONVEX_OAUTH_AUTHORIZE_URL": sandboxURL + "/oauth/authorize/team",

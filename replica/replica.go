@@ -128,12 +128,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		DeploySecret: cfg.HostingDeploySecret,
 		BaseBackoff:  o.convexBackoff,
 	})
-	// The one place the CONVEX_API mode is chosen. Builder mode is the one
-	// that runs until team grants are stored: then platform mode builds
-	// convex.NewPlatformBackend and a CredentialSource that reads grants.
-	backend := convex.NewBuilder(convexClient, convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret})
+	backend, creds := convexMode(cfg, convexClient, r.db, o.convexBackoff)
 	r.jobs, err = jobs.NewQueue(jobs.Deps{
-		DB: r.db, Backend: backend, CredentialSource: jobs.LoginTokens{DB: r.db, Keys: cfg.Credentials},
+		DB: r.db, Backend: backend, CredentialSource: creds,
 		Convex: convexClient, Config: cfg, Logger: r.log, Registry: registry, Hooks: o.hooks,
 	}, jobs.Options{Work: r.working, PollInterval: o.pollInterval, SweepInterval: o.sweepInterval})
 	if err != nil {
@@ -197,6 +194,19 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		r.server.RegisterOnShutdown(web.StopUploads)
 	}
 	return r, nil
+}
+
+// convexMode is the one place the CONVEX_API mode is chosen: the Backend
+// the connection flow calls, and the CredentialSource its calls act with.
+// Builder mode is the provision host with the login's access token;
+// platform mode is the public Management API with the owner's team grant.
+func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff time.Duration) (convex.Backend, jobs.CredentialSource) {
+	if cfg.ConvexAPI == config.ConvexAPIBuilder {
+		app := convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret}
+		return convex.NewBuilder(client, app), jobs.LoginTokens{DB: db, Keys: cfg.Credentials}
+	}
+	platform := convex.NewPlatform(convex.Options{BaseURL: cfg.ConvexAPIURL, BaseBackoff: backoff})
+	return convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}
 }
 
 // loop is a part of the replica that runs beside the server until Run's
