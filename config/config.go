@@ -324,6 +324,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.DashboardURL = strings.TrimRight(env("CONVEX_DASHBOARD_URL", DefaultDashboardURL), "/")
 		c.SiteURLTemplate = env("CONVEX_SITE_URL_TEMPLATE", DefaultSiteURLTemplate)
 	}
+	if c.ConvexAPI == ConvexAPIPlatform {
+		// Team membership is known only to the provision host (CONTRACT
+		// §4: SUPPORT_TEAM_SLUG is builder mode's); platform mode gives
+		// the role by SUPPORT_OIDC_GROUP or the roles command.
+		c.SupportTeamSlug = ""
+	}
 	for name, v := range map[string]string{
 		"PROVISION_HOST":             c.ProvisionHost,
 		"CONVEX_API_URL":             c.ConvexAPIURL,

@@ -224,3 +224,18 @@ func TestSandboxSecretsFromAnOlderVersionGainTheOIDCSecret(t *testing.T) {
 		t.Fatal("the generated OIDC client secret was not kept")
 	}
 }
+
+func TestSupportTeamSlugIsBuilderModes(t *testing.T) {
+	for mode, want := range map[string]string{"builder": "chef-support", "platform": ""} {
+		env := productionEnv()
+		env["CONVEX_API"] = mode
+		env["SUPPORT_TEAM_SLUG"] = "chef-support"
+		cfg, err := config.Load(envOf(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.SupportTeamSlug != want {
+			t.Errorf("%s mode: SupportTeamSlug = %q, want %q", mode, cfg.SupportTeamSlug, want)
+		}
+	}
+}

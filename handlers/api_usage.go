@@ -40,6 +40,11 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusInternalServerError, "Something went wrong; try again.")
 		return
 	}
+	meter := s.backend.Usage()
+	if meter == nil {
+		writeJSONError(w, http.StatusNotFound, "Token usage is not recorded in this mode: Convex's public API has no usage meter.")
+		return
+	}
 	var req usageRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
@@ -73,7 +78,7 @@ func (s *Server) apiUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	usage, err := s.convex.RecordTokens(ctx, userToken, conn.TeamSlug, req.Centitokens)
+	usage, err := meter.RecordTokens(ctx, userToken, conn.TeamSlug, req.Centitokens)
 	if err != nil {
 		s.log.Warn("record_tokens failed", "request_id", RequestID(r.Context()), "err", err)
 		writeJSONError(w, http.StatusBadGateway, convex.UserMessage(err))

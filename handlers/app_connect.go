@@ -23,7 +23,7 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	team := strings.TrimSpace(r.PostFormValue("team"))
-	if msg := s.checkTeam(r, sess, team); msg != "" {
+	if bad := s.checkTeam(r, sess, app.ID, team); bad != nil {
 		st, err := s.statuses.Get(r.Context(), app.ID)
 		if err != nil {
 			s.renderError(w, r, err)
@@ -33,8 +33,8 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 		if !v.CanConnect() && v.State != models.StateConnected {
 			v.State = models.StateNone
 		}
-		v.FormError = msg
-		s.render(w, r, http.StatusUnprocessableEntity, app.Name, views.StatusFragment(v))
+		v.FormError, v.FormAction = bad.msg, bad.action
+		s.render(w, r, bad.status, app.Name, views.StatusFragment(v))
 		return
 	}
 
@@ -62,27 +62,44 @@ func (s *Server) appConnect(w http.ResponseWriter, r *http.Request) {
 	s.renderConnectionChange(w, r, st, s.statusView(st))
 }
 
-// checkTeam says what is wrong with the chosen team, "" when it is one of the
-// user's teams. The cached list is refreshed when the team is not in it, but
-// not more often than teamsFreshFor: a miss is cached too, so connects to a
-// team the user lacks do not each list the teams at Convex.
-func (s *Server) checkTeam(r *http.Request, sess *models.SessionWithUser, team string) string {
+// teamProblem is why a connect cannot use the team it asked for: the
+// status, the sentence, and the action that fixes it, if any.
+type teamProblem struct {
+	status int
+	msg    string
+	action *views.Link
+}
+
+// checkTeam says what is wrong with the chosen team, nil when the user can
+// connect to it. The cached list is refreshed when the team is not in it,
+// but not more often than teamsFreshFor: a miss is cached too, so connects
+// to a team the user lacks do not each list the teams at Convex. A team
+// that needs authorizing (none, or a revoked grant) answers 400 with the
+// link that authorizes it and comes back to the app (CONTRACT §5).
+func (s *Server) checkTeam(r *http.Request, sess *models.SessionWithUser, appID, team string) *teamProblem {
+	invalid := func(msg string) *teamProblem { return &teamProblem{status: http.StatusUnprocessableEntity, msg: msg} }
 	if team == "" {
-		return "Choose a team first."
+		return invalid("Choose a team first.")
 	}
 	if !teamSlugPattern.MatchString(team) {
-		return "That is not a valid team."
+		return invalid("That is not a valid team.")
 	}
+	var teams teamList
 	for _, maxAge := range []time.Duration{5 * time.Minute, teamsFreshFor} {
-		teams, err := s.userTeams(r, sess, maxAge)
-		if err != nil {
-			return "Could not check your Convex teams: " + convex.UserMessage(err)
+		var err error
+		if teams, err = s.teams.list(r, sess, maxAge); err != nil {
+			return invalid("Could not check your Convex teams: " + convex.UserMessage(err))
 		}
-		for _, t := range teams.Teams {
-			if t.Slug == team {
-				return ""
-			}
+		if t, ok := teams.find(team); ok && !t.revoked {
+			return nil
+		} else if ok {
+			return &teamProblem{status: http.StatusBadRequest, msg: jobs.MsgAuthorizeAgain(team),
+				action: &views.Link{URL: authorizeTeamURL(team, "/apps/"+appID), Text: "Authorize " + team + " again"}}
 		}
 	}
-	return "Choose one of your Convex teams."
+	if teams.authorize {
+		return &teamProblem{status: http.StatusBadRequest, msg: jobs.MsgNoGrant(team),
+			action: &views.Link{URL: authorizeTeamURL(team, "/apps/"+appID), Text: "Authorize " + team}}
+	}
+	return invalid("Choose one of your Convex teams.")
 }

@@ -64,7 +64,7 @@ func (s *Server) connectedWithKey(w http.ResponseWriter, r *http.Request, app mo
 func (s *Server) deploymentEnv(ctx context.Context, conn models.Connection, key string) map[string]string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	env, err := s.convex.EnvironmentVariables(ctx, conn.DeploymentURL, key)
+	env, err := s.backend.EnvironmentVariables(ctx, conn.DeploymentURL, key)
 	if err != nil {
 		s.log.Warn("list_environment_variables failed", "request_id", RequestID(ctx), "err", err)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"chefdeploy/convex"
+	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/views"
 )
@@ -74,13 +75,17 @@ func (s *Server) deleteProjects(r *http.Request, sess *models.SessionWithUser, a
 	if len(targets) == 0 {
 		return "Deleted " + app.Name + ". It had no Convex project to delete."
 	}
-	token, err := s.convexToken(r, sess)
 	var deleted, left []string
 	for _, t := range targets {
 		name := t.team + "/" + t.slug
+		creds, _, err := s.creds.Credentials(r.Context(), sess.UserID, t.team)
+		if nc, ok := errors.AsType[*jobs.NoCredentialsError](err); ok {
+			left = append(left, fmt.Sprintf("%s (%s)", name, nc.Message))
+			continue
+		}
 		if err == nil {
 			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-			err = s.convex.DeleteProject(ctx, token, t.id)
+			err = s.backend.DeleteProject(ctx, creds, t.id)
 			cancel()
 		}
 		if err != nil {

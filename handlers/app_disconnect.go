@@ -28,9 +28,23 @@ func (s *Server) appDisconnect(w http.ResponseWriter, r *http.Request) {
 		v.Notice = "Disconnected. chefdeploy no longer holds a deploy key for this app."
 		if c.ProjectSlug != "" {
 			v.Notice = "Disconnected from " + c.TeamSlug + "/" + c.ProjectSlug +
-				". The Convex project is kept on its team; chefdeploy deleted its deploy key."
+				". The Convex project is kept on its team; " + s.keyFate(r, sess.UserID, c)
 		}
 	}
 	st := models.AppStatus{AppID: app.ID, OwnerID: app.OwnerID, Slug: app.Slug, Name: app.Name}
 	s.renderConnectionChange(w, r, st, v)
+}
+
+// keyFate says what became of a dropped connection's deploy key. A key
+// with a name is deleted at Convex by a job, with the owner's grant for the
+// team; without a live grant it stays valid until deleted by hand
+// (CONTRACT §2.1).
+func (s *Server) keyFate(r *http.Request, ownerID string, c models.Connection) string {
+	if c.DeployKeyName == "" {
+		return "chefdeploy deleted its deploy key."
+	}
+	if _, _, err := s.creds.Credentials(r.Context(), ownerID, c.TeamSlug); err != nil {
+		return "chefdeploy forgot its deploy key " + c.DeployKeyName + ", which stays valid until it is deleted in the Convex dashboard: chefdeploy holds no authorization for team " + c.TeamSlug + " to delete it."
+	}
+	return "chefdeploy deleted its deploy key " + c.DeployKeyName + "."
 }

@@ -58,7 +58,7 @@ func (s *Server) appEnv(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	env, err := s.convex.EnvironmentVariables(ctx, conn.DeploymentURL, key)
+	env, err := s.backend.EnvironmentVariables(ctx, conn.DeploymentURL, key)
 	if err != nil {
 		s.log.Warn("list_environment_variables failed", "request_id", RequestID(r.Context()), "err", err)
 		show(http.StatusBadGateway, "Could not read the deployment's variables: "+convex.UserMessage(err), true)
@@ -81,7 +81,7 @@ func (s *Server) appEnv(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.convex.UpdateEnvironmentVariables(ctx, conn.DeploymentURL, key, []convex.EnvChange{change}); err != nil {
+	if err := s.backend.UpdateEnvironmentVariables(ctx, conn.DeploymentURL, key, []convex.EnvChange{change}); err != nil {
 		s.log.Warn("update_environment_variables failed", "request_id", RequestID(r.Context()), "err", err)
 		show(http.StatusBadGateway, "The deployment did not accept the change: "+convex.UserMessage(err), true)
 		return

@@ -1,12 +1,11 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"chefdeploy/convex"
-	"chefdeploy/models"
 	"chefdeploy/views"
 )
 
@@ -28,60 +27,42 @@ func (s *Server) appTeams(w http.ResponseWriter, r *http.Request) {
 		label = "Connect"
 	}
 	v := views.TeamSelectorView{AppID: app.ID, Label: label}
-	teams, err := s.userTeams(r, sess, teamsFreshFor)
+	teams, err := s.teams.list(r, sess, teamsFreshFor)
 	if err != nil {
 		s.log.Warn("listing teams failed", "request_id", RequestID(r.Context()), "err", err)
 		v.Error = "Could not load your Convex teams: " + convex.UserMessage(err)
 		s.render(w, r, http.StatusOK, "Teams", views.TeamSelector(v))
 		return
 	}
-	for _, t := range teams.Teams {
-		v.Teams = append(v.Teams, views.TeamOption{Slug: t.Slug, Name: t.Name})
-		if t.Slug == teams.Selected {
-			v.Selected = t.Slug
+	back := "/apps/" + app.ID
+	if teams.authorize {
+		v.AuthorizeURL = authorizeTeamURL("", back)
+	}
+	for _, t := range teams.teams {
+		if t.revoked {
+			v.Revoked = append(v.Revoked, views.TeamOption{Slug: t.slug, Name: t.name, AuthorizeURL: authorizeTeamURL(t.slug, back)})
+			continue
+		}
+		v.Teams = append(v.Teams, views.TeamOption{Slug: t.slug, Name: t.name})
+		if t.slug == teams.selected {
+			v.Selected = t.slug
 		}
 	}
 	if len(v.Teams) == 1 {
 		v.Selected = v.Teams[0].Slug
 	}
-	if len(v.Teams) == 0 {
+	if len(v.Teams) == 0 && len(v.Revoked) == 0 && !teams.authorize {
 		v.Error = "Your Convex account has no teams. Create one in the Convex dashboard, then retry."
 	}
 	s.render(w, r, http.StatusOK, "Teams", views.TeamSelector(v))
 }
 
-// userTeams returns the user's teams, fetched from the provision host with
-// their token when the cached list is older than maxAge. Concurrent fetches
-// for one user on this replica share one call.
-func (s *Server) userTeams(r *http.Request, sess *models.SessionWithUser, maxAge time.Duration) (models.UserTeams, error) {
-	cached, err := models.TeamsOf(r.Context(), s.db, sess.UserID)
-	if err != nil {
-		return cached, err
+// authorizeTeamURL starts authorizing a team (CONTRACT §3.2), preselecting
+// team when it is set, and comes back to the local path back.
+func authorizeTeamURL(team, back string) string {
+	q := "?"
+	if team != "" {
+		q += "team=" + url.QueryEscape(team) + "&"
 	}
-	if !cached.FetchedAt.IsZero() && time.Since(cached.FetchedAt) < maxAge {
-		return cached, nil
-	}
-	v, err, _ := s.teamFetches.Do(sess.UserID, func() (any, error) { return s.fetchTeams(r, sess, cached) })
-	teams, _ := v.(models.UserTeams)
-	return teams, err
-}
-
-// fetchTeams lists the user's teams at the provision host and caches them.
-func (s *Server) fetchTeams(r *http.Request, sess *models.SessionWithUser, cached models.UserTeams) (models.UserTeams, error) {
-	token, err := s.convexToken(r, sess)
-	if err != nil {
-		return cached, err
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	list, err := s.convex.Teams(ctx, token)
-	if err != nil {
-		return cached, err
-	}
-	cached.Teams = nil
-	for _, t := range list {
-		cached.Teams = append(cached.Teams, models.Team{Slug: t.Slug, Name: t.Name})
-	}
-	cached.FetchedAt = time.Now()
-	return cached, models.SetTeams(r.Context(), s.db, sess.UserID, cached.Teams)
+	return TeamsAuthorizePath + q + "return=" + url.QueryEscape(back)
 }

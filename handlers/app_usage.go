@@ -22,12 +22,18 @@ func (s *Server) appUsage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := views.UsageView{AppID: app.ID, TeamSlug: conn.TeamSlug}
+	usage := s.backend.Usage()
+	if usage == nil {
+		v.Unavailable = "Convex's public API does not report a team's token usage, so there is no meter here. See the team's usage in the Convex dashboard."
+		s.render(w, r, http.StatusOK, app.Name, views.UsageMeter(v))
+		return
+	}
 	token, err := s.convexToken(r, sess)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
 		var info convex.TokenInfo
-		if info, err = s.convex.TokenInfo(ctx, token, conn.TeamSlug); err == nil {
+		if info, err = usage.TokenInfo(ctx, token, conn.TeamSlug); err == nil {
 			v.Used, v.Quota, v.Disabled, v.PaidPlan = info.CentitokensUsed, info.CentitokensQuota, info.IsTeamDisabled, info.IsPaidPlan
 		}
 	}

@@ -36,7 +36,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /apps/{id}/dashboard/credentials", s.appDashboardCredentials)
 	mux.HandleFunc("POST /apps/{id}/env", s.appEnv)
 
-	mux.HandleFunc("GET /teams/authorize", s.teamAuthorize)
+	mux.HandleFunc("GET "+TeamsAuthorizePath, s.teamAuthorize)
 	mux.HandleFunc("GET "+TeamsCallbackPath, s.teamCallback)
 	mux.HandleFunc("POST /teams/{teamId}/forget", s.teamForget)
 

@@ -27,8 +27,15 @@ import (
 type Deps struct {
 	Config *config.Config
 	DB     *sqlx.DB
+	// Convex is the provision-host client: builder mode's team lists.
 	Convex *convex.Client
-	Logger *slog.Logger
+	// Backend is Convex in the mode the product runs in, Credentials what
+	// its calls act with, and Teams where the team selector's teams come
+	// from; the replica chooses all three together (CONVEX_API).
+	Backend     convex.Backend
+	Credentials jobs.CredentialSource
+	Teams       TeamSource
+	Logger      *slog.Logger
 	// Registry receives the HTTP metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	// Sandbox is the built-in Convex sandbox, mounted at /sandbox when set.
@@ -51,6 +58,9 @@ type Server struct {
 	cfg      *config.Config
 	db       *sqlx.DB
 	convex   *convex.Client
+	backend  convex.Backend
+	creds    jobs.CredentialSource
+	teams    teamDirectory
 	log      *slog.Logger
 	registry *prometheus.Registry
 	metrics  *httpMetrics
@@ -106,6 +116,8 @@ func New(d Deps) *Server {
 		cfg:         cfg,
 		db:          d.DB,
 		convex:      d.Convex,
+		backend:     d.Backend,
+		creds:       d.Credentials,
 		log:         d.Logger,
 		registry:    d.Registry,
 		metrics:     newHTTPMetrics(d.Registry),
@@ -131,6 +143,7 @@ func New(d Deps) *Server {
 		},
 	}
 	s.teamOAuth, s.platform = teamOAuthConfig(cfg), newPlatform(cfg)
+	s.teams = s.newTeamDirectory(d.Teams)
 	// Two keys derived from SESSION_SECRET: one signs the cookie, one encrypts it.
 	s.cookies = sessions.NewCookieStore(deriveKey(cfg.SessionSecret, "cookie-hash"), deriveKey(cfg.SessionSecret, "cookie-block"))
 	s.cookies.Options = &sessions.Options{

@@ -11,6 +11,9 @@ import (
 // (CONTRACT §3.2); the OAuth application registers {BASE_URL} + it.
 const TeamsCallbackPath = "/teams/callback"
 
+// TeamsAuthorizePath starts authorizing a Convex team (CONTRACT §3.2).
+const TeamsAuthorizePath = "/teams/authorize"
+
 // teamOAuthConfig is our Convex OAuth application as the team grant flow
 // uses it: PKCE S256, credentials in the form body.
 func teamOAuthConfig(cfg *config.Config) *oauth2.Config {

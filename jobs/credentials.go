@@ -109,14 +109,13 @@ type TeamGrants struct {
 	Keys *credentials.Keyring
 }
 
-// msgAuthorizeAgain is CONTRACT §2.1's sentence for a grant Convex refused.
-func msgAuthorizeAgain(slug string) string {
+// MsgAuthorizeAgain is CONTRACT §2.1's sentence for a grant Convex refused.
+func MsgAuthorizeAgain(slug string) string {
 	return "Convex no longer accepts your authorization for team " + slug + ". Authorize the team again."
 }
 
-// msgNoGrant is what an owner reads who has no grant for the team (it was
-// forgotten after the Connect).
-func msgNoGrant(slug string) string {
+// MsgNoGrant is what an owner reads who has no grant for the team.
+func MsgNoGrant(slug string) string {
 	return "chefdeploy has no authorization for team " + slug + ". Authorize the team, then connect again."
 }
 
@@ -126,18 +125,18 @@ func (g TeamGrants) Credentials(ctx context.Context, ownerID, teamSlug string) (
 	team := convex.Team{Slug: teamSlug}
 	grant, err := models.TeamGrantBySlug(ctx, g.DB, ownerID, teamSlug)
 	if errors.Is(err, models.ErrNotFound) {
-		return convex.Credentials{}, team, &NoCredentialsError{Message: msgNoGrant(teamSlug), Err: err}
+		return convex.Credentials{}, team, &NoCredentialsError{Message: MsgNoGrant(teamSlug), Err: err}
 	}
 	if err != nil {
 		return convex.Credentials{}, team, err
 	}
 	team.ID = grant.TeamID
 	if grant.Revoked() {
-		return convex.Credentials{}, team, &NoCredentialsError{Message: msgAuthorizeAgain(teamSlug)}
+		return convex.Credentials{}, team, &NoCredentialsError{Message: MsgAuthorizeAgain(teamSlug)}
 	}
 	token, err := g.Keys.OpenString(grant.Token, models.TeamGrantPurpose(ownerID, grant.TeamID))
 	if err != nil {
-		return convex.Credentials{}, team, &NoCredentialsError{Message: msgAuthorizeAgain(teamSlug), Err: err}
+		return convex.Credentials{}, team, &NoCredentialsError{Message: MsgAuthorizeAgain(teamSlug), Err: err}
 	}
 	return convex.Credentials{Token: token}, team, nil
 }

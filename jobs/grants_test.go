@@ -53,8 +53,8 @@ func TestTeamGrantsSource(t *testing.T) {
 	t.Parallel()
 	f, src := setupGrants(t)
 	_, _, err := src.Credentials(t.Context(), f.user.ID, sandbox.TeamAcme)
-	if nc, ok := noCredentials(err); !ok || nc.Message != msgNoGrant(sandbox.TeamAcme) {
-		t.Fatalf("without a grant: %v, want %q", err, msgNoGrant(sandbox.TeamAcme))
+	if nc, ok := noCredentials(err); !ok || nc.Message != MsgNoGrant(sandbox.TeamAcme) {
+		t.Fatalf("without a grant: %v, want %q", err, MsgNoGrant(sandbox.TeamAcme))
 	}
 
 	token, teamID := f.grant(t, sandbox.TeamAcme)
@@ -73,8 +73,8 @@ func TestTeamGrantsSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = src.Credentials(t.Context(), f.user.ID, sandbox.TeamAcme)
-	if nc, ok := noCredentials(err); !ok || nc.Message != msgAuthorizeAgain(sandbox.TeamAcme) {
-		t.Fatalf("a revoked grant: %v, want %q", err, msgAuthorizeAgain(sandbox.TeamAcme))
+	if nc, ok := noCredentials(err); !ok || nc.Message != MsgAuthorizeAgain(sandbox.TeamAcme) {
+		t.Fatalf("a revoked grant: %v, want %q", err, MsgAuthorizeAgain(sandbox.TeamAcme))
 	}
 }
 
@@ -90,8 +90,8 @@ func TestRevokedGrantFailsTheConnectAndIsMarked(t *testing.T) {
 	}
 
 	c := f.connect(t, sandbox.TeamAcme)
-	if c.State != models.StateFailed || c.Error != msgAuthorizeAgain(sandbox.TeamAcme) {
-		t.Fatalf("connection = %s %q, want failed with %q", c.State, c.Error, msgAuthorizeAgain(sandbox.TeamAcme))
+	if c.State != models.StateFailed || c.Error != MsgAuthorizeAgain(sandbox.TeamAcme) {
+		t.Fatalf("connection = %s %q, want failed with %q", c.State, c.Error, MsgAuthorizeAgain(sandbox.TeamAcme))
 	}
 	if ps := f.sb.Projects(sandbox.TeamAcme); len(ps) != 0 {
 		t.Fatalf("projects on acme = %+v, want none", ps)
@@ -110,7 +110,7 @@ func TestRevokedGrantFailsTheConnectAndIsMarked(t *testing.T) {
 	calls := f.sb.Calls("create_project", sandbox.TeamAcme)
 	again := f.start(t, sandbox.TeamAcme)
 	mustWork(t, f, f.provision(), ProvisionArgs{AppID: f.app.ID, Attempt: again.Attempt}, river.EventKindJobCompleted)
-	if c := f.connection(t); c.State != models.StateFailed || c.Error != msgAuthorizeAgain(sandbox.TeamAcme) {
+	if c := f.connection(t); c.State != models.StateFailed || c.Error != MsgAuthorizeAgain(sandbox.TeamAcme) {
 		t.Fatalf("second connect = %s %q", c.State, c.Error)
 	}
 	if n := f.sb.Calls("create_project", sandbox.TeamAcme); n != calls {

@@ -128,7 +128,7 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		DeploySecret: cfg.HostingDeploySecret,
 		BaseBackoff:  o.convexBackoff,
 	})
-	backend, creds := convexMode(cfg, convexClient, r.db, o.convexBackoff)
+	backend, creds, teams := convexMode(cfg, convexClient, r.db, o.convexBackoff)
 	r.jobs, err = jobs.NewQueue(jobs.Deps{
 		DB: r.db, Backend: backend, CredentialSource: creds,
 		Convex: convexClient, Config: cfg, Logger: r.log, Registry: registry, Hooks: o.hooks,
@@ -139,14 +139,17 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 	r.statuses = models.NewStatusCache(r.db, r.log)
 	r.sessions = models.NewSessionCache(r.db, r.log)
 	deps := handlers.Deps{
-		Config:   cfg,
-		DB:       r.db,
-		Logger:   r.log,
-		Registry: registry,
-		Convex:   convexClient,
-		Jobs:     r.jobs,
-		Statuses: r.statuses,
-		Sessions: r.sessions,
+		Config:      cfg,
+		DB:          r.db,
+		Logger:      r.log,
+		Registry:    registry,
+		Convex:      convexClient,
+		Backend:     backend,
+		Credentials: creds,
+		Teams:       teams,
+		Jobs:        r.jobs,
+		Statuses:    r.statuses,
+		Sessions:    r.sessions,
 	}
 	if cfg.Sandbox {
 		// The sandbox registers both of our clients: the Convex OAuth
@@ -197,16 +200,18 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 }
 
 // convexMode is the one place the CONVEX_API mode is chosen: the Backend
-// the connection flow calls, and the CredentialSource its calls act with.
-// Builder mode is the provision host with the login's access token;
-// platform mode is the public Management API with the owner's team grant.
-func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff time.Duration) (convex.Backend, jobs.CredentialSource) {
+// the connection flow and the handlers call, the CredentialSource those
+// calls act with, and where the team selector's teams come from. Builder
+// mode is the provision host with the login's access token and the teams
+// it lists; platform mode is the public Management API with the owner's
+// team grants, which are also the teams.
+func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff time.Duration) (convex.Backend, jobs.CredentialSource, handlers.TeamSource) {
 	if cfg.ConvexAPI == config.ConvexAPIBuilder {
 		app := convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret}
-		return convex.NewBuilder(client, app), jobs.LoginTokens{DB: db, Keys: cfg.Credentials}
+		return convex.NewBuilder(client, app), jobs.LoginTokens{DB: db, Keys: cfg.Credentials}, handlers.TeamsFromProvisionHost
 	}
 	platform := convex.NewPlatform(convex.Options{BaseURL: cfg.ConvexAPIURL, BaseBackoff: backoff})
-	return convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}
+	return convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}, handlers.TeamsFromGrants
 }
 
 // loop is a part of the replica that runs beside the server until Run's

@@ -105,13 +105,19 @@ type Project struct {
 	TeamID         int64
 	DeploymentName string
 	CreateTime     time.Time
+	// DeployKeyNames name the deployment's live keys made by create_deploy_key.
+	DeployKeyNames []string
 }
 
 func (p *project) public() Project {
-	return Project{
+	out := Project{
 		ID: p.ID, Name: p.Name, Slug: p.Slug, TeamSlug: p.TeamSlug, TeamID: p.TeamID,
 		DeploymentName: p.DeploymentName, CreateTime: time.UnixMilli(p.CreateTime),
 	}
+	for _, k := range p.DeployKeys {
+		out.DeployKeyNames = append(out.DeployKeyNames, k.Name)
+	}
+	return out
 }
 
 func newState() *state {

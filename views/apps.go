@@ -93,8 +93,10 @@ type StatusView struct {
 	Error          string
 	// Notice is a one-time message, e.g. after a disconnect.
 	Notice string
-	// FormError is a message about the submitted connect form.
-	FormError string
+	// FormError is a message about the submitted connect form, and
+	// FormAction the action that fixes it, if any.
+	FormError  string
+	FormAction *Link
 	// Env is set when connected.
 	Env *EnvView
 	// Elapsed is how long the attempt has been running.
@@ -217,12 +219,35 @@ type TeamSelectorView struct {
 	Error    string
 	// Label is the Connect button's text.
 	Label string
+	// AuthorizeURL, where teams are added by authorizing them (platform
+	// mode), starts that and comes back to the app.
+	AuthorizeURL string
+	// Revoked are teams whose grant Convex no longer accepts; each offers
+	// to authorize it again.
+	Revoked []TeamOption
 }
 
 // TeamOption is one team in the selector.
 type TeamOption struct {
 	Slug string
 	Name string
+	// AuthorizeURL authorizes the team (again).
+	AuthorizeURL string
+}
+
+// Label is the team as the selector shows it: the name, and the slug when
+// it differs.
+func (t TeamOption) Label() string {
+	if t.Name == "" || t.Name == t.Slug {
+		return t.Slug
+	}
+	return t.Name + " (" + t.Slug + ")"
+}
+
+// Link is an action offered with a message.
+type Link struct {
+	URL  string
+	Text string
 }
 
 // TeamsURL reloads the selector.

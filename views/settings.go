@@ -80,6 +80,8 @@ type UsageView struct {
 	Disabled bool
 	PaidPlan bool
 	Error    string
+	// Unavailable says why there is no meter (platform mode).
+	Unavailable string
 }
 
 // URL refreshes the meter.
