@@ -117,15 +117,22 @@ type product struct {
 }
 
 // startProduct runs `chefdeploy serve` the way `make run` does (the sandbox
-// mounted at /sandbox) on a fresh database, and stops it when the test ends.
+// mounted at /sandbox) on a fresh database in builder mode, and stops it
+// when the test ends.
 func startProduct(t *testing.T) product {
+	t.Helper()
+	return startProductIn(t, "builder")
+}
+
+// startProductIn is startProduct in the CONVEX_API mode given.
+func startProductIn(t *testing.T, mode string) product {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("no Chromium at %s (%v): run `make test-browser`, which installs Debian's chromium package", chromiumPath, err)
 	}
 	db, dbURL := dbtest.New(t)
 	addr := webtest.FreeAddr(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir(), "CONVEX_API": "builder"}
+	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "DATA_DIR": t.TempDir(), "CONVEX_API": mode}
 	out := &webtest.Buffer{}
 	stop := start(t, env, out)
 	t.Cleanup(func() {
