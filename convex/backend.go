@@ -2,6 +2,7 @@ package convex
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 )
@@ -158,7 +159,7 @@ func NewPlatformBackend(p *Platform) *PlatformBackend {
 func (b *PlatformBackend) CreateProject(ctx context.Context, creds Credentials, team Team, name string) (NewProject, error) {
 	p, err := b.p.CreateProject(ctx, creds.Token, team.ID, name)
 	if err != nil {
-		return NewProject{}, err
+		return NewProject{}, onTeam(err, team.Slug)
 	}
 	return NewProject{
 		ProjectID: p.ID, ProjectSlug: p.Slug, TeamSlug: team.Slug,
@@ -170,7 +171,7 @@ func (b *PlatformBackend) CreateProject(ctx context.Context, creds Credentials, 
 func (b *PlatformBackend) DeployKey(ctx context.Context, creds Credentials, project NewProject, keyName string) (IssuedKey, error) {
 	key, err := b.p.CreateDeployKey(ctx, creds.Token, project.DeploymentName, keyName)
 	if err != nil {
-		return IssuedKey{}, err
+		return IssuedKey{}, onTeam(err, project.TeamSlug)
 	}
 	return IssuedKey{Key: key, Name: keyName}, nil
 }
@@ -182,7 +183,8 @@ func (b *PlatformBackend) DeleteDeployKey(ctx context.Context, creds Credentials
 
 // ListProjects pages through team's projects by id.
 func (b *PlatformBackend) ListProjects(ctx context.Context, creds Credentials, team Team) ([]Project, error) {
-	return b.p.ListProjects(ctx, creds.Token, team.ID)
+	ps, err := b.p.ListProjects(ctx, creds.Token, team.ID)
+	return ps, onTeam(err, team.Slug)
 }
 
 // DeleteProject calls /v1/projects/{id}/delete.
@@ -195,3 +197,13 @@ func (b *PlatformBackend) Usage() Usage { return nil }
 
 // Hosting is nil: Convex has no public hosting (CONTRACT §2.5).
 func (b *PlatformBackend) Hosting() Hosting { return nil }
+
+// onTeam makes err's messages name the team the flow asked for, which is
+// the one the person chose, even when the token turns out to be another
+// team's.
+func onTeam(err error, slug string) error {
+	if e, ok := errors.AsType[*Error](err); ok && slug != "" {
+		e.TeamSlug = slug
+	}
+	return err
+}

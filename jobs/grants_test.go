@@ -117,3 +117,35 @@ func TestRevokedGrantFailsTheConnectAndIsMarked(t *testing.T) {
 		t.Fatalf("a Connect with a revoked grant called create_project (%d → %d)", calls, n)
 	}
 }
+
+// A grant whose token is another team's (stored under acme, issued for
+// nearly-full, as a mix-up or a tampered row would have it) is refused by
+// Convex on acme: the Connect fails with §2.1's 403 sentence naming the
+// team the person chose, and no project is made on either team.
+func TestTeamTokenUsedOnAnotherTeam(t *testing.T) {
+	t.Parallel()
+	f, _ := setupGrants(t)
+	_, acmeID := f.grant(t, sandbox.TeamAcme)
+	other, err := f.sb.IssueTeamToken(sandbox.UserAda, sandbox.TeamNearlyFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := f.cfg.Credentials.SealString(other, models.TeamGrantPurpose(f.user.ID, acmeID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Exec(`UPDATE team_grants SET token = $1 WHERE user_id = $2 AND team_id = $3`, sealed, f.user.ID, acmeID); err != nil {
+		t.Fatal(err)
+	}
+
+	c := f.connect(t, sandbox.TeamAcme)
+	want := "Your Convex role on team " + sandbox.TeamAcme + " does not allow this."
+	if c.State != models.StateFailed || c.Error != want {
+		t.Fatalf("connection = %s %q, want failed with %q", c.State, c.Error, want)
+	}
+	for _, team := range []string{sandbox.TeamAcme, sandbox.TeamNearlyFull} {
+		if ps := f.sb.Projects(team); len(ps) != 0 {
+			t.Fatalf("projects on %s = %+v, want none", team, ps)
+		}
+	}
+}
