@@ -262,3 +262,22 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Platform mode has no usage meter, so the builder's usage API answers 404
+// with the reason and calls nothing.
+func TestPlatformUsageAPIHasNoMeter(t *testing.T) {
+	t.Parallel()
+	b, c, id := connectedOnAcme(t, "Usage API")
+	created := webtest.Do(t, c, "POST", b.app.URL+"/settings/tokens", url.Values{"name": {"Builder"}})
+	m := regexp.MustCompile(`data-testid="new-token">(cdp_[A-Za-z0-9_-]+)<`).FindStringSubmatch(created.Body)
+	if m == nil {
+		t.Fatalf("token creation = %d:\n%s", created.Status, created.Body)
+	}
+	res := b.apiUsage(t, m[1], `{"appId":"`+id+`","centitokens":1234}`)
+	if res.Status != http.StatusNotFound || !strings.Contains(res.Body, "no usage meter") {
+		t.Fatalf("usage API in platform mode = %d: %s", res.Status, res.Body)
+	}
+	if n := b.sandbox.Calls("record_tokens", "acme"); n != 0 {
+		t.Fatalf("record_tokens called %d times", n)
+	}
+}
