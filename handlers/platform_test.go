@@ -281,3 +281,26 @@ func TestPlatformUsageAPIHasNoMeter(t *testing.T) {
 		t.Fatalf("record_tokens called %d times", n)
 	}
 }
+
+// A new app's selector offers first the team of the last connect that
+// succeeded, never one that just failed (issue 12: "a new app preselects
+// the last team picked, even a failing one").
+func TestNewAppPreselectsTheLastTeamThatWorked(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	first := b.createApp(t, c, "Worked")
+	b.connect(t, c, first, "acme")
+	if st := stateOf(t, b.waitFinal(t, c, first, 15*time.Second).Body); st != "connected" {
+		t.Fatalf("acme: %s", st)
+	}
+	second := b.createApp(t, c, "Failed")
+	b.connect(t, c, second, "quota-reached")
+	if st := stateOf(t, b.waitFinal(t, c, second, 15*time.Second).Body); st != "failed" {
+		t.Fatalf("quota-reached: %s", st)
+	}
+	third := b.createApp(t, c, "Fresh")
+	body := b.teamSelector(t, c, third)
+	if !strings.Contains(body, `<option value="acme" selected>`) || strings.Contains(body, `<option value="quota-reached" selected>`) {
+		t.Fatalf("the new app's selector should offer acme, not the failing team:\n%s", body)
+	}
+}

@@ -41,7 +41,7 @@ type Start struct {
 
 // Start moves the app to connecting with a new attempt and enqueues its
 // provisioning, unless an attempt is in flight: then it returns that one and
-// started=false. The actor's token and chosen team are stored with it.
+// started=false. The actor's token is stored with it.
 func (cs *Connections) Start(ctx context.Context, s Start) (c models.Connection, started bool, err error) {
 	err = cs.inTx(ctx, func(tx *sqlx.Tx) error {
 		var expired *models.Connection
@@ -57,9 +57,6 @@ func (cs *Connections) Start(ctx context.Context, s Start) (c models.Connection,
 			}
 		}
 		if err := models.SetUserToken(ctx, tx, s.ActorID, s.SealedToken); err != nil {
-			return err
-		}
-		if err := models.SelectTeam(ctx, tx, s.ActorID, s.Team); err != nil {
 			return err
 		}
 		if err := models.RecordEvent(ctx, tx, s.ActorID, s.AppID, models.EventConnectStarted, "team "+s.Team); err != nil {
@@ -90,6 +87,11 @@ func (cs *Connections) Complete(ctx context.Context, work models.ConnectionWork,
 			return err
 		}
 		if err := models.SetAttemptStatus(ctx, tx, projectAttemptID, models.AttemptInUse); err != nil {
+			return err
+		}
+		// The team the selector offers first from now on: the last one a
+		// connect succeeded on, never one that just failed.
+		if err := models.SelectTeam(ctx, tx, work.OwnerID, project.TeamSlug); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("team %s, project %s, deployment %s", project.TeamSlug, project.ProjectSlug, project.DeploymentName)
