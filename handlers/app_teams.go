@@ -14,7 +14,7 @@ import (
 const teamsFreshFor = 30 * time.Second
 
 // connectLabels are the Connect button's texts; the query picks one of them.
-var connectLabels = map[string]bool{"Connect": true, "Try again": true, "Connect to a new project": true}
+var connectLabels = map[string]bool{"Connect": true, "Try again": true, "Connect to a new project": true, views.ChooseAnotherTeam: true}
 
 // appTeams renders the team selector: the user's Convex teams, the last one
 // they picked (or their only one) selected, and the Connect button.
@@ -37,7 +37,8 @@ func (s *Server) appTeams(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, t := range teams.Teams {
 		v.Teams = append(v.Teams, views.TeamOption{Slug: t.Slug, Name: t.Name})
-		if t.Slug == teams.Selected {
+		// After a failure that team would repeat, it is not preselected.
+		if t.Slug == teams.Selected && t.Slug != r.URL.Query().Get("avoid") {
 			v.Selected = t.Slug
 		}
 	}

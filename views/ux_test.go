@@ -1,0 +1,129 @@
+package views_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"chefdeploy/models"
+	"chefdeploy/views"
+)
+
+// TestFailureTitleAndAction checks each failure kind's plain title and its
+// one next step, read from the contract's exact message (CONTRACT §2.1,
+// §2.2), which the panel keeps under "Details".
+func TestFailureTitleAndAction(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		msg        string
+		kind       string
+		title      string
+		action     string
+		actionURL  string
+		secondLink string
+	}{
+		{"Failed to create project: ProjectQuotaReached: Team has reached its project limit", views.FailureQuota,
+			"Team acme has no room for another project", "Choose another team", "", "https://dash.example/t/acme"},
+		{"You must log in with Single Sign-on to access this team.", views.FailureSSO,
+			"Team acme requires single sign-on", "Sign in with SSO", "/auth/login?return=%2Fapps%2Fa1", ""},
+		{"Convex no longer accepts your authorization for team acme. Authorize the team again.", views.FailureRevoked,
+			"Convex no longer accepts your authorization for team acme", "Authorize again", "/teams/authorize?team=acme&return=%2Fapps%2Fa1", ""},
+		{"Failed to connect to project", views.FailureTimeout,
+			"Convex didn't answer in 15 s", "Try again", "", ""},
+		{"Your sign-in has expired. Sign in again.", views.FailureExpired,
+			"Your sign-in has expired", "Sign in again", "/auth/login?return=%2Fapps%2Fa1", ""},
+		{"Your Convex role on team acme does not allow this.", views.FailureRole,
+			"Your role on team acme cannot create projects", "Choose another team", "", ""},
+		{"Failed to create project deploy key: 403", views.FailureOther,
+			"Could not connect to Convex", "Try again", "", ""},
+		{"Failed to create project: 500", views.FailureOther,
+			"Could not connect to Convex", "Try again", "", ""},
+	}
+	for _, tc := range cases {
+		v := views.StatusView{AppID: "a1", State: models.StateFailed, TeamSlug: "acme", Error: tc.msg, TeamDashboardURL: "https://dash.example/t/acme"}
+		f := v.Failure()
+		if f.Kind != tc.kind || f.Title != tc.title || f.ActionLabel != tc.action || f.ActionURL != tc.actionURL || f.SecondURL != tc.secondLink || f.Message != tc.msg {
+			t.Errorf("%q:\n got %+v\nwant kind %s, title %q, action %q → %q, second %q", tc.msg, f, tc.kind, tc.title, tc.action, tc.actionURL, tc.secondLink)
+		}
+		html := render(t, views.StatusFragment(v))
+		for _, want := range []string{
+			`data-kind="` + tc.kind + `"`,
+			"<summary", ">Details</summary>",
+			`data-testid="connection-error">` + strings.ReplaceAll(strings.ReplaceAll(tc.msg, "'", "&#39;"), "&", "&amp;") + "<",
+			">" + strings.ReplaceAll(tc.title, "'", "&#39;") + "<",
+		} {
+			if !strings.Contains(html, want) {
+				t.Errorf("%s: the panel lacks %q:\n%s", tc.kind, want, html)
+			}
+		}
+		if tc.actionURL != "" && !strings.Contains(html, `href="`+strings.ReplaceAll(tc.actionURL, "&", "&amp;")+`"`) {
+			t.Errorf("%s: the panel does not link %s:\n%s", tc.kind, tc.actionURL, html)
+		}
+		// Without a link, the action is the connect form's button, which the
+		// lazily loaded team selector labels.
+		if tc.actionURL == "" && !strings.Contains(html, "label="+url.QueryEscape(tc.action)) {
+			t.Errorf("%s: the connect form's button is not labelled %q:\n%s", tc.kind, tc.action, html)
+		}
+		if tc.actionURL != "" && !strings.Contains(html, ">"+tc.action+"<") {
+			t.Errorf("%s: the panel lacks the action %q:\n%s", tc.kind, tc.action, html)
+		}
+	}
+}
+
+// TestFailureDoesNotPreselectTheFailingTeam: after a failure the same team
+// would repeat, the team selector is asked not to preselect it.
+func TestFailureDoesNotPreselectTheFailingTeam(t *testing.T) {
+	t.Parallel()
+	quota := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: models.StateFailed, TeamSlug: "quota-reached",
+		Error: "Failed to create project: ProjectQuotaReached: full"}))
+	if !strings.Contains(quota, "avoid=quota-reached") {
+		t.Errorf("the quota failure's selector preselects the failing team:\n%s", quota)
+	}
+	timeout := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: models.StateFailed, TeamSlug: "slow", Error: "Failed to connect to project"}))
+	if strings.Contains(timeout, "avoid=") {
+		t.Errorf("a timeout's Try again does not keep the team:\n%s", timeout)
+	}
+}
+
+// TestConnectingShowsHonestProgress: the step in words, the elapsed time,
+// and after 5 s the line that Convex is slow.
+func TestConnectingShowsHonestProgress(t *testing.T) {
+	t.Parallel()
+	early := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: models.StateConnecting, Step: models.StepCreating, Elapsed: 2300 * time.Millisecond}))
+	for _, want := range []string{"Creating project…", "2 s elapsed", `aria-label="Connecting to Convex"`, `aria-valuetext="Creating project"`} {
+		if !strings.Contains(early, want) {
+			t.Errorf("the connecting panel lacks %q:\n%s", want, early)
+		}
+	}
+	if strings.Contains(early, "creating_project") || strings.Contains(early, "slow to answer") {
+		t.Errorf("the connecting panel shows a raw step or the slow line at 2 s:\n%s", early)
+	}
+	late := render(t, views.StatusFragment(views.StatusView{AppID: "a1", State: models.StateConnecting, Step: models.StepAuthorizing, Elapsed: 6 * time.Second, Deadline: 15 * time.Second}))
+	for _, want := range []string{"Authorizing…", "6 s elapsed", "Convex is slow to answer; we wait up to 15 s."} {
+		if !strings.Contains(late, want) {
+			t.Errorf("the connecting panel at 6 s lacks %q:\n%s", want, late)
+		}
+	}
+}
+
+// TestStatusAnnouncesOnce: the fragment no longer is a live region (it is
+// replaced every second); it carries the sentence for the page's persistent
+// live region, the same while the state and step stay the same.
+func TestStatusAnnouncesOnce(t *testing.T) {
+	t.Parallel()
+	a := views.StatusView{AppID: "a1", State: models.StateConnecting, Step: models.StepCreating, Elapsed: time.Second}
+	b := a
+	b.Elapsed = 3 * time.Second
+	if a.Announcement() != b.Announcement() || a.Announcement() == "" {
+		t.Errorf("the announcement changes with the elapsed time: %q, %q", a.Announcement(), b.Announcement())
+	}
+	html := render(t, views.StatusFragment(a))
+	if strings.Contains(html, "aria-live") || !strings.Contains(html, `data-announce="Connecting to Convex: Creating project."`) {
+		t.Errorf("the fragment is its own live region, or carries no announcement:\n%s", html)
+	}
+	page := render(t, views.Layout(views.Page{Title: "x"}))
+	if !strings.Contains(page, `id="announcer"`) || !strings.Contains(page, `aria-live="polite"`) {
+		t.Errorf("the layout has no persistent live region:\n%s", page)
+	}
+}
