@@ -30,7 +30,7 @@ func ProjectDashboard(v ProjectDashboardView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section data-testid=\"project-dashboard\"><nav class=\"text-sm text-slate-500\"><a href=\"/\" class=\"hover:text-slate-900\">Your apps</a> / <a href=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section data-testid=\"project-dashboard\"><nav class=\"text-sm text-slate-600\"><a href=\"/\" class=\"hover:text-slate-900\">Your apps</a> / <a href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -82,7 +82,7 @@ func ProjectDashboard(v ProjectDashboardView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</h1><div class=\"card mt-8\"><dl class=\"grid grid-cols-1 gap-x-6 gap-y-3 text-sm sm:grid-cols-2\"><div><dt class=\"text-slate-500\">Deployment</dt><dd class=\"font-mono text-xs\" data-testid=\"deployment-name\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</h1><div class=\"card mt-8\"><dl class=\"grid grid-cols-1 gap-x-6 gap-y-3 text-sm sm:grid-cols-2\"><div><dt class=\"text-slate-600\">Deployment</dt><dd class=\"font-mono text-xs\" data-testid=\"deployment-name\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -95,7 +95,7 @@ func ProjectDashboard(v ProjectDashboardView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</dd></div><div><dt class=\"text-slate-500\">URL</dt><dd class=\"font-mono text-xs\" data-testid=\"deployment-url\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</dd></div><div><dt class=\"text-slate-600\">URL</dt><dd class=\"font-mono text-xs\" data-testid=\"deployment-url\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -428,7 +428,7 @@ func EnvVars(v EnvVarsView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "</td><td class=\"py-2 pr-4 font-mono text-xs text-slate-500\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "</td><td class=\"py-2 pr-4 font-mono text-xs text-slate-600\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -542,7 +542,20 @@ func EnvVars(v EnvVarsView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "\" hx-target=\"#env-vars\" hx-swap=\"outerHTML\" class=\"mt-4 flex flex-wrap gap-3\" data-testid=\"set-env-form\"><input type=\"hidden\" name=\"action\" value=\"set\"> <label for=\"env-name\" class=\"sr-only\">Name</label> <input id=\"env-name\" name=\"name\" placeholder=\"NAME\" maxlength=\"256\" class=\"w-48 rounded-md border-0 px-3 py-2 font-mono text-xs ring-1 ring-inset ring-slate-300\" data-testid=\"env-name\"> <label for=\"env-value\" class=\"sr-only\">Value</label> <input id=\"env-value\" name=\"value\" type=\"password\" autocomplete=\"off\" placeholder=\"value\" class=\"min-w-0 flex-1 rounded-md border-0 px-3 py-2 font-mono text-xs ring-1 ring-inset ring-slate-300\" data-testid=\"env-value\"> <button type=\"submit\" class=\"btn-primary\" data-testid=\"set-env\">Set</button></form></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 48, "\" hx-target=\"#env-vars\" hx-swap=\"outerHTML\" class=\"mt-4 flex flex-wrap gap-3\" data-testid=\"set-env-form\"><input type=\"hidden\" name=\"action\" value=\"set\"> <label for=\"env-name\" class=\"sr-only\">Variable name</label> <input id=\"env-name\" name=\"name\" value=\"")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var34 string
+		templ_7745c5c3_Var34, templ_7745c5c3_Err = templruntime.NewAttributeExpression(v.Name).Resolve(ctx)
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/project_dashboard.templ`, Line: 99, Col: 50}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var34)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "\" placeholder=\"NAME\" maxlength=\"256\" class=\"w-full rounded-md sm:w-48 border-0 px-3 py-2 font-mono text-xs ring-1 ring-inset ring-slate-300\" data-testid=\"env-name\"> <label for=\"env-value\" class=\"sr-only\">Variable value</label> <input id=\"env-value\" name=\"value\" type=\"password\" autocomplete=\"off\" placeholder=\"value\" class=\"w-full min-w-0 rounded-md sm:w-auto sm:flex-1 border-0 px-3 py-2 font-mono text-xs ring-1 ring-inset ring-slate-300\" data-testid=\"env-value\"> <button type=\"submit\" class=\"btn-primary\" data-testid=\"set-env\">Set</button></form></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
