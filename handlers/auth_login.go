@@ -42,7 +42,9 @@ const maxPendingLogins = 3
 // provider's authorization endpoint, as discovery names it.
 func (s *Server) authLogin(w http.ResponseWriter, r *http.Request) {
 	back := localPath(r.URL.Query().Get("return"))
-	if currentSession(r) != nil {
+	// reauth signs in again over a live session: the provider's token behind
+	// it expired, or the team asks for single sign-on.
+	if currentSession(r) != nil && r.URL.Query().Get("reauth") == "" {
 		http.Redirect(w, r, cmp.Or(back, "/"), http.StatusFound)
 		return
 	}

@@ -88,3 +88,19 @@ func TestCancelledSignIn(t *testing.T) {
 		t.Fatalf("a cancelled sign-in exchanged a code (%d token calls)", n)
 	}
 }
+
+// TestExpiredSignInSignsInAgain: "Sign in again" after an expired sign-in
+// goes through the provider even though the session still exists, and comes
+// back to the app; a plain /auth/login while signed in goes to the page.
+func TestExpiredSignInSignsInAgain(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	id := b.createApp(t, c, "Expired")
+	back := url.QueryEscape("/apps/" + id)
+	if res := webtest.Do(t, c, "GET", b.app.URL+"/auth/login?return="+back, nil); res.Status != http.StatusFound || res.Header.Get("Location") != "/apps/"+id {
+		t.Fatalf("signed-in /auth/login = %d → %q, want the app", res.Status, res.Header.Get("Location"))
+	}
+	if got := signInFrom(t, b, c, "/auth/login?reauth=1&return="+back); got != "/apps/"+id {
+		t.Fatalf("after signing in again the browser goes to %q, want /apps/%s", got, id)
+	}
+}

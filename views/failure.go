@@ -56,14 +56,14 @@ func (v StatusView) Failure() Failure {
 		}
 	case strings.Contains(msg, "SSORequired") || strings.Contains(msg, "Single Sign-on"):
 		f.Kind, f.Title = FailureSSO, "Team "+v.TeamSlug+" requires single sign-on"
-		f.ActionLabel, f.ActionURL = "Sign in with SSO", "/auth/login?return="+back
+		f.ActionLabel, f.ActionURL = "Sign in with SSO", "/auth/login?reauth=1&return="+back
 	case strings.HasPrefix(msg, "Convex no longer accepts your authorization"):
 		f.Kind, f.Title = FailureRevoked, "Convex no longer accepts your authorization for team "+v.TeamSlug
 		f.ActionLabel = "Authorize again"
 		f.ActionURL = "/teams/authorize?team=" + url.QueryEscape(v.TeamSlug) + "&return=" + back
 	case strings.HasPrefix(msg, "Your sign-in has expired"):
 		f.Kind, f.Title = FailureExpired, "Your sign-in has expired"
-		f.ActionLabel, f.ActionURL = "Sign in again", "/auth/login?return="+back
+		f.ActionLabel, f.ActionURL = "Sign in again", "/auth/login?reauth=1&return="+back
 	case strings.HasPrefix(msg, "Your Convex role on"):
 		f.Kind, f.Title, f.ActionLabel = FailureRole, "Your role on team "+v.TeamSlug+" cannot create projects", ChooseAnotherTeam
 	case msg == "Failed to connect to project":

@@ -26,13 +26,13 @@ func TestFailureTitleAndAction(t *testing.T) {
 		{"Failed to create project: ProjectQuotaReached: Team has reached its project limit", views.FailureQuota,
 			"Team acme has no room for another project", "Choose another team", "", "https://dash.example/t/acme"},
 		{"You must log in with Single Sign-on to access this team.", views.FailureSSO,
-			"Team acme requires single sign-on", "Sign in with SSO", "/auth/login?return=%2Fapps%2Fa1", ""},
+			"Team acme requires single sign-on", "Sign in with SSO", "/auth/login?reauth=1&return=%2Fapps%2Fa1", ""},
 		{"Convex no longer accepts your authorization for team acme. Authorize the team again.", views.FailureRevoked,
 			"Convex no longer accepts your authorization for team acme", "Authorize again", "/teams/authorize?team=acme&return=%2Fapps%2Fa1", ""},
 		{"Failed to connect to project", views.FailureTimeout,
 			"Convex didn't answer in 15 s", "Try again", "", ""},
 		{"Your sign-in has expired. Sign in again.", views.FailureExpired,
-			"Your sign-in has expired", "Sign in again", "/auth/login?return=%2Fapps%2Fa1", ""},
+			"Your sign-in has expired", "Sign in again", "/auth/login?reauth=1&return=%2Fapps%2Fa1", ""},
 		{"Your Convex role on team acme does not allow this.", views.FailureRole,
 			"Your role on team acme cannot create projects", "Choose another team", "", ""},
 		{"Failed to create project deploy key: 403", views.FailureOther,
@@ -125,5 +125,69 @@ func TestStatusAnnouncesOnce(t *testing.T) {
 	page := render(t, views.Layout(views.Page{Title: "x"}))
 	if !strings.Contains(page, `id="announcer"`) || !strings.Contains(page, `aria-live="polite"`) {
 		t.Errorf("the layout has no persistent live region:\n%s", page)
+	}
+}
+
+// TestDeployHistoryReadsWell: relative times with the absolute time in
+// <time datetime> and its title, sizes in one unit, "View site" only once a
+// deploy is live, no stale steps after a refused bundle, a drop zone, and a
+// labelled upload progress.
+func TestDeployHistoryReadsWell(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 22, 49, 0, 0, time.UTC)
+	at := time.Date(2026, 11, 30, 22, 46, 0, 0, time.UTC)
+	failed := views.DeploysView{AppID: "a1", SiteURL: "https://site.example/", MaxMB: 50, Deploys: []views.DeployItem{
+		{ID: "d1", AppID: "a1", Status: models.DeployFailed, Error: "upload failed", At: at, Bytes: 130211, Files: 3, Now: now},
+	}}
+	html := render(t, views.DeploysPanel(failed))
+	for _, want := range []string{`<time datetime="2026-11-30T22:46:00Z" title="2026-11-30 22:46 UTC"`, ">3 min ago</time>", "127.2 KiB, 3 files",
+		"data-dropzone", `aria-label="Upload progress"`, "up to 50 MiB"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the deploy panel lacks %q:\n%s", want, html)
+		}
+	}
+	if strings.Contains(html, `data-testid="site-link"`) || strings.Contains(html, "130211") {
+		t.Errorf("the panel shows View site before any deploy is live, or a size in bytes:\n%s", html)
+	}
+	live := failed
+	live.Deploys = append([]views.DeployItem{{ID: "d2", AppID: "a1", Status: models.DeployLive, At: now, Bytes: 2 << 20, Files: 1, Now: now, SiteURL: "https://site.example/"}}, failed.Deploys...)
+	if html := render(t, views.DeploysPanel(live)); !strings.Contains(html, `data-testid="site-link"`) || !strings.Contains(html, "2 MiB, 1 files") {
+		t.Errorf("a live deploy's panel lacks View site or its size:\n%s", html)
+	}
+	refused := live
+	refused.Message, refused.Error = "This bundle was refused: no index.html", true
+	if html := render(t, views.DeploysPanel(refused)); strings.Contains(html, `data-testid="deploy-steps"`) || !strings.Contains(html, "This bundle was refused") {
+		t.Errorf("a refused bundle still shows the previous deploy's steps:\n%s", html)
+	}
+	for _, tc := range []struct {
+		ago  time.Duration
+		want string
+	}{{10 * time.Second, "just now"}, {3 * time.Minute, "3 min ago"}, {5 * time.Hour, "5 h ago"}, {30 * time.Hour, "yesterday"}, {4 * 24 * time.Hour, "4 days ago"}, {90 * 24 * time.Hour, "2026-09-01"}} {
+		if got := views.Ago(now.Add(-tc.ago), now); got != tc.want {
+			t.Errorf("Ago(%v) = %q, want %q", tc.ago, got, tc.want)
+		}
+	}
+}
+
+// TestEventSizesInOneUnit: history lines recorded as "N bytes" read in the
+// units the rest of the page uses.
+func TestEventSizesInOneUnit(t *testing.T) {
+	t.Parallel()
+	e := views.EventItem{Kind: models.EventDeployDone, Detail: "3 files, 130211 bytes"}
+	if got := e.DetailText(); got != "3 files, 127.2 KiB" {
+		t.Errorf("DetailText = %q", got)
+	}
+}
+
+// TestPhoneHeaderMenu: below sm the account links are in a menu; the
+// desktop row is hidden there.
+func TestPhoneHeaderMenu(t *testing.T) {
+	t.Parallel()
+	html := render(t, views.Layout(views.Page{Title: "x", User: &views.User{Name: "Sam Support", Email: "sam@example.com"}, Support: true}))
+	for _, want := range []string{`class="hidden items-center gap-4 sm:flex" data-testid="account"`, `<details class="relative sm:hidden" data-popover data-testid="account-menu"`,
+		`data-testid="menu-support-link"`, `data-testid="menu-settings-link"`, `data-testid="menu-logout"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the header lacks %q:\n%s", want, html)
+		}
 	}
 }
