@@ -42,6 +42,17 @@ func (s *Server) appTeams(w http.ResponseWriter, r *http.Request) {
 			v.Selected = t.Slug
 		}
 	}
+	// A new connection does not start from a team whose last attempt failed.
+	if v.Selected != "" && label != "Try again" {
+		failed, err := models.TeamLastFailed(r.Context(), s.db, sess.UserID, v.Selected)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if failed {
+			v.Selected = ""
+		}
+	}
 	if len(v.Teams) == 1 {
 		v.Selected = v.Teams[0].Slug
 	}

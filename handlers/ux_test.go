@@ -83,4 +83,18 @@ func TestFailedConnectNextStep(t *testing.T) {
 	if !strings.Contains(retry.Body, `value="quota-reached" selected`) {
 		t.Errorf("Try again does not keep the team picked last:\n%s", retry.Body)
 	}
+	// A new app does not start from the team that just failed.
+	fresh := b.createApp(t, c, "Fresh")
+	newApp := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+fresh+"/teams?label=Connect", nil, "HX-Request", "true")
+	if newApp.Status != http.StatusOK || strings.Contains(newApp.Body, `value="quota-reached" selected`) || !strings.Contains(newApp.Body, `value="" selected disabled`) {
+		t.Errorf("a new app's selector preselects the team whose last attempt failed:\n%s", newApp.Body)
+	}
+	// Once that team connects an app, it is offered first again.
+	ok := b.createApp(t, c, "Acme")
+	b.connect(t, c, ok, "acme")
+	b.waitFinal(t, c, ok, 15*time.Second)
+	again := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+fresh+"/teams?label=Connect", nil, "HX-Request", "true")
+	if !strings.Contains(again.Body, `value="acme" selected`) {
+		t.Errorf("a new app's selector does not preselect the team picked last that worked:\n%s", again.Body)
+	}
 }
