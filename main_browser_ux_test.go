@@ -65,6 +65,17 @@ func TestBrowserAccessibility(t *testing.T) {
 			b.do("open the dashboard", 10*time.Second,
 				chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=app-row]`)))
 			a.check(b, "dashboard")
+			if vp.name == "phone" {
+				// Below sm the account links are in a menu, which Escape closes.
+				if b.eval(`getComputedStyle(document.querySelector('[data-testid=account]')).display !== 'none'`) {
+					b.fatalf("the desktop account row shows at phone size")
+				}
+				b.do("open the account menu", 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=account-menu-toggle]`), chromedp.NodeVisible),
+					chromedp.WaitVisible(chromedp.CSS(`[data-testid=menu-logout]`)))
+				a.check(b, "dashboard-menu")
+				b.do("press Escape", 5*time.Second, chromedp.KeyEvent(kb.Escape))
+				b.waitFor("the account menu closed", 5*time.Second, `!document.querySelector('[data-testid=account-menu]').open`)
+			}
 
 			b.createApp(p.base, "A11y Slow "+vp.name)
 			a.check(b, "app-new")
@@ -83,6 +94,9 @@ func TestBrowserAccessibility(t *testing.T) {
 
 			b.createApp(p.base, "A11y Quota "+vp.name)
 			b.connect("quota-reached", "failed")
+			if title := value(b, "read the failure's title", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=failure-title]`))); title != "Team quota-reached has no room for another project" {
+				b.fatalf("the failure's title reads %q", title)
+			}
 			a.check(b, "app-failed")
 
 			b.do("open settings", 10*time.Second,
@@ -223,6 +237,39 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	b.waitFor("the focus on the deploy panel's heading", 5*time.Second, `document.activeElement && document.activeElement.id === 'deploys-heading'`)
 	b.waitFor("the live region saying the deploy is live", 5*time.Second,
 		`/live/.test(document.getElementById('announcer').textContent)`)
+	b.assertCleanConsole()
+}
+
+// TestBrowserHonestProgress connects to a team that never answers: the
+// panel shows the step in words and the elapsed time, after 5 s the line
+// that Convex is slow, and the page's live region changes only with the
+// step, not at every poll.
+func TestBrowserHonestProgress(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t)
+	b := newBrowser(t, p.out, time.Now().Add(60*time.Second))
+	b.login(p.base, "ada")
+	b.createApp(p.base, "Black Hole")
+	b.do("count the live region's changes", 5*time.Second, chromedp.Evaluate[chromedp.Void](`
+		window.__announcements = [];
+		new MutationObserver(() => window.__announcements.push(document.getElementById('announcer').textContent))
+			.observe(document.getElementById('announcer'), {childList: true, characterData: true, subtree: true});`))
+	b.connect("black-hole", "connecting")
+	b.waitFor("the step in words", 5*time.Second,
+		`/^(Waiting to start|Creating project)…$/.test(document.querySelector('[data-testid=progress-step]').textContent.trim())`)
+	first := value(b, "read the elapsed time", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=elapsed]`)))
+	b.waitFor("the slow line after 5 s", 10*time.Second,
+		`document.querySelector('[data-testid=slow-notice]')?.textContent.trim() === 'Convex is slow to answer; we wait up to 15 s.'`)
+	if later := value(b, "read the elapsed time", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=elapsed]`))); later == first || !strings.HasSuffix(later, " s elapsed") {
+		b.fatalf("the elapsed time reads %q, then %q", first, later)
+	}
+	said := value(b, "read the announcements", 5*time.Second, chromedp.Evaluate[[]string](`window.__announcements`))
+	if len(said) == 0 || len(said) > 3 {
+		b.fatalf("the live region changed %d times in 5 s of polling, want once per step: %q", len(said), said)
+	}
+	if b.eval(`document.querySelector('[data-testid=progress]').getAttribute('aria-label') !== 'Connecting to Convex'`) {
+		b.fatalf("the progress bar has no name")
+	}
 	b.assertCleanConsole()
 }
 
