@@ -18,7 +18,12 @@ func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) (sess *mode
 	}
 	switch {
 	case r.Header.Get("HX-Request") == "true":
-		w.Header().Set("HX-Redirect", "/auth/login")
+		// HTMX names the page it runs in: the sign-in comes back to it.
+		back := ""
+		if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && u.Host == r.Host {
+			back = u.RequestURI()
+		}
+		w.Header().Set("HX-Redirect", loginURL(back))
 		w.WriteHeader(http.StatusUnauthorized)
 	case r.Method == http.MethodGet:
 		// After the sign-in, the browser comes back to the page it asked for.

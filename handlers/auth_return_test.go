@@ -104,3 +104,20 @@ func TestExpiredSignInSignsInAgain(t *testing.T) {
 		t.Fatalf("after signing in again the browser goes to %q, want /apps/%s", got, id)
 	}
 }
+
+// TestSignedOutHTMXRequestReturnsToItsPage: a poll whose session ended is
+// sent to the sign-in, which comes back to the page the poll ran in (on
+// this site only).
+func TestSignedOutHTMXRequestReturnsToItsPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := webtest.Browser(t)
+	res := webtest.Do(t, c, "GET", b.app.URL+"/apps/x/status", nil, "HX-Request", "true", "HX-Current-URL", b.app.URL+"/apps/x")
+	if res.Status != http.StatusUnauthorized || res.Header.Get("HX-Redirect") != "/auth/login?return=%2Fapps%2Fx" {
+		t.Errorf("signed-out poll = %d, HX-Redirect %q", res.Status, res.Header.Get("HX-Redirect"))
+	}
+	foreign := webtest.Do(t, c, "GET", b.app.URL+"/apps/x/status", nil, "HX-Request", "true", "HX-Current-URL", "https://evil.com/apps/x")
+	if foreign.Header.Get("HX-Redirect") != "/auth/login" {
+		t.Errorf("a foreign HX-Current-URL gives HX-Redirect %q", foreign.Header.Get("HX-Redirect"))
+	}
+}

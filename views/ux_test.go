@@ -191,3 +191,30 @@ func TestPhoneHeaderMenu(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsTokens: an empty state, a visible label for the token's
+// name, and a revoke that asks first.
+func TestSettingsTokens(t *testing.T) {
+	t.Parallel()
+	empty := render(t, views.Settings(views.SettingsView{}))
+	if !strings.Contains(empty, `data-testid="tokens-empty"`) || !strings.Contains(empty, `<label for="token-name" class="w-full text-sm font-medium">`) {
+		t.Errorf("settings without tokens lacks the empty state or the visible label:\n%s", empty)
+	}
+	html := render(t, views.Settings(views.SettingsView{Tokens: []views.TokenItem{{ID: "t1", Name: "Builder", Prefix: "cd_abc", CreatedAt: time.Now()}}}))
+	toggle := strings.Index(html, `data-testid="revoke-token-toggle"`)
+	confirm := strings.Index(html, `data-testid="revoke-token-confirm"`)
+	submit := strings.Index(html, `data-testid="revoke-token"`)
+	if toggle < 0 || confirm < toggle || submit < confirm || !strings.Contains(html, "Revoke <span class=\"font-medium\">Builder</span>?") {
+		t.Errorf("revoking a token does not ask first:\n%s", html)
+	}
+}
+
+// TestSupportShowsStepsInWords: the console says "Creating project", not
+// creating_project.
+func TestSupportShowsStepsInWords(t *testing.T) {
+	t.Parallel()
+	html := render(t, views.Support(views.SupportView{Rows: []views.SupportRow{{AppID: "a1", AppName: "A", State: models.StateConnecting, Step: models.StepCreating}}}))
+	if !strings.Contains(html, "Creating project") || strings.Contains(html, "creating_project") {
+		t.Errorf("the support console shows a raw step:\n%s", html)
+	}
+}
