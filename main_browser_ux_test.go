@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -286,4 +287,34 @@ func (b *browser) tabTo(selector string, limit int) int {
 	focused := value(b, "read the focused element", 5*time.Second, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : 'none'`))
 	b.fatalf("%d Tabs did not reach %s (the focus is on %s)", limit, selector, focused)
 	return limit + 1
+}
+
+// TestBrowserDropZone drops a zip on the deploy form's drop zone, as a
+// person drags it from their files, and deploys it.
+func TestBrowserDropZone(t *testing.T) {
+	t.Parallel()
+	p := startProduct(t)
+	b := newBrowser(t, p.out, time.Now().Add(60*time.Second))
+	zipBytes, err := os.ReadFile(writeSiteZip(t, filepath.Join(t.TempDir(), "dropped.zip"), "<!doctype html><title>Drop</title><h1>Dropped</h1>", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.login(p.base, "ada")
+	b.createApp(p.base, "Dropped Site")
+	b.connect("acme", "connected")
+	b.do("see the drop zone", 10*time.Second, chromedp.WaitVisible(chromedp.CSS(`[data-testid=dropzone]`)))
+	b.do("drop the zip", 5*time.Second, chromedp.Evaluate[chromedp.Void](`(() => {
+		const bytes = Uint8Array.from(atob(`+jsString(base64.StdEncoding.EncodeToString(zipBytes))+`), c => c.charCodeAt(0));
+		const data = new DataTransfer();
+		data.items.add(new File([bytes], 'dropped.zip', {type: 'application/zip'}));
+		const zone = document.querySelector('[data-testid=dropzone]');
+		zone.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: data}));
+		zone.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: data}));
+	})()`))
+	if !b.eval(`document.querySelector('[data-testid=bundle-input]').files[0]?.name === 'dropped.zip'`) {
+		b.fatalf("the dropped file is not in the file input")
+	}
+	b.do("click Deploy", 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=deploy-button]`), chromedp.NodeEnabled))
+	b.waitFor("the live deploy", 20*time.Second, `!!document.querySelector('[data-testid=deploy-row][data-status=live]')`)
+	b.assertCleanConsole()
 }

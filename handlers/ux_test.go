@@ -98,3 +98,15 @@ func TestFailedConnectNextStep(t *testing.T) {
 		t.Errorf("a new app's selector does not preselect the team picked last that worked:\n%s", again.Body)
 	}
 }
+
+// TestNotFoundPageGivesAWayBack: a missing page names what is missing and
+// links back.
+func TestNotFoundPageGivesAWayBack(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, "ada")
+	res := webtest.Do(t, c, "GET", b.app.URL+"/no-such-page", nil)
+	if res.Status != http.StatusNotFound || !strings.Contains(res.Body, "Page not found") || !strings.Contains(res.Body, "There is no page at /no-such-page.") ||
+		!strings.Contains(res.Body, `href="/"`) {
+		t.Fatalf("404 = %d:\n%s", res.Status, res.Body)
+	}
+}
