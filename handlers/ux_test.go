@@ -110,3 +110,22 @@ func TestNotFoundPageGivesAWayBack(t *testing.T) {
 		t.Fatalf("404 = %d:\n%s", res.Status, res.Body)
 	}
 }
+
+// TestViewSiteOnlyOnceLive: before the first live deploy there is no site
+// to open, so neither the deploy panel nor the project page links it.
+func TestViewSiteOnlyOnceLive(t *testing.T) {
+	t.Parallel()
+	b, c, id, _ := connectedApp(t, "grace", "hopper-labs")
+	for _, path := range []string{"/deploys", "/dashboard"} {
+		if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id+path, nil, "HX-Request", "true"); res.Status != http.StatusOK || strings.Contains(res.Body, `data-testid="site-link"`) {
+			t.Errorf("%s before any deploy = %d, with a site link:\n%s", path, res.Status, res.Body)
+		}
+	}
+	b.upload(t, c, id, goodSite(t, "live now"))
+	if panel := b.waitDeploy(t, c, id); !strings.Contains(panel, `data-testid="site-link"`) {
+		t.Errorf("the deploy panel has no site link once live:\n%s", panel)
+	}
+	if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id+"/dashboard", nil, "HX-Request", "true"); !strings.Contains(res.Body, `data-testid="site-link"`) {
+		t.Errorf("the project page has no site link once live:\n%s", res.Body)
+	}
+}
