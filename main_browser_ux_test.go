@@ -53,7 +53,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			t.Parallel()
 			a := &a11yCheck{t: t, axe: string(axe), vp: vp, shots: shots}
-			b := newBrowser(t, p.out, time.Now().Add(150*time.Second))
+			b := newBrowser(t, p.out, time.Now().Add(240*time.Second))
 			b.acceptDialogs()
 			b.do("set the viewport", 5*time.Second, chromedp.EmulateViewport(vp.width, vp.height))
 
@@ -92,6 +92,10 @@ func TestBrowserAccessibility(t *testing.T) {
 			b.waitFor("the live deploy", 20*time.Second,
 				`!!document.querySelector('[data-testid=deploy-row][data-status=live]')`)
 			a.check(b, "app-connected")
+			b.do("open the project page", 10*time.Second,
+				chromedp.Click(chromedp.CSS(`[data-testid=project-page-link]`), chromedp.NodeVisible),
+				chromedp.WaitVisible(chromedp.CSS(`[data-testid=env-vars]`)))
+			a.check(b, "project")
 
 			b.createApp(p.base, "A11y Quota "+vp.name)
 			b.connect("quota-reached", "failed")
