@@ -260,6 +260,13 @@ func TestBrowserHonestProgress(t *testing.T) {
 		new MutationObserver(() => window.__announcements.push(document.getElementById('announcer').textContent))
 			.observe(document.getElementById('announcer'), {childList: true, characterData: true, subtree: true});`))
 	b.connect("black-hole", "connecting")
+	// Connect moved the focus to the panel's heading; the polls that
+	// follow keep that very element, so the focus neither moves nor is
+	// announced again every second.
+	b.waitFor("the focus on the connection's heading", 5*time.Second, `document.activeElement?.id === 'connection-heading'`)
+	b.do("count focus changes", 5*time.Second, chromedp.Evaluate[chromedp.Void](`
+		window.__focusins = 0; document.activeElement.__kept = true;
+		document.addEventListener('focusin', () => window.__focusins++);`))
 	b.waitFor("the step in words", 5*time.Second,
 		`/^(Waiting to start|Creating project)…$/.test(document.querySelector('[data-testid=progress-step]').textContent.trim())`)
 	first := value(b, "read the elapsed time", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=elapsed]`)))
@@ -267,6 +274,9 @@ func TestBrowserHonestProgress(t *testing.T) {
 		`document.querySelector('[data-testid=slow-notice]')?.textContent.trim() === 'Convex is slow to answer; we wait up to 15 s.'`)
 	if later := value(b, "read the elapsed time", 5*time.Second, chromedp.Text(chromedp.CSS(`[data-testid=elapsed]`))); later == first || !strings.HasSuffix(later, " s elapsed") {
 		b.fatalf("the elapsed time reads %q, then %q", first, later)
+	}
+	if !b.eval(`window.__focusins === 0 && document.activeElement.__kept === true`) {
+		b.fatalf("the focus moved while the panel polled (%s focus changes)", value(b, "count", 5*time.Second, chromedp.Evaluate[string](`String(window.__focusins)`)))
 	}
 	said := value(b, "read the announcements", 5*time.Second, chromedp.Evaluate[[]string](`window.__announcements`))
 	if len(said) == 0 || len(said) > 3 {

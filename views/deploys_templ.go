@@ -122,7 +122,7 @@ func deploysBody(v DeploysView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<div class=\"flex flex-wrap items-center justify-between gap-3\"><h3 id=\"deploys-heading\" tabindex=\"-1\" class=\"text-sm font-semibold focus:outline-none\" data-swap-focus>Deploy</h3>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<div class=\"flex flex-wrap items-center justify-between gap-3\"><h3 id=\"deploys-heading\" tabindex=\"-1\" class=\"text-sm font-semibold focus:outline-none\" data-swap-focus hx-preserve>Deploy</h3>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

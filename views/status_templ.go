@@ -170,7 +170,7 @@ func statusBody(v StatusView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<div class=\"flex items-center justify-between gap-4\"><h2 id=\"connection-heading\" tabindex=\"-1\" class=\"text-base font-semibold focus:outline-none\" data-swap-focus>Convex connection</h2>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<div class=\"flex items-center justify-between gap-4\"><h2 id=\"connection-heading\" tabindex=\"-1\" class=\"text-base font-semibold focus:outline-none\" data-swap-focus hx-preserve>Convex connection</h2>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
