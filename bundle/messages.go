@@ -33,6 +33,15 @@ func displayName(name string) string {
 	return b.String()
 }
 
+// FormatBytes is formatBytes for the pages, so that every size a person
+// reads is in the same units as the bundle's messages.
+func FormatBytes(n int64) string {
+	if n < 0 {
+		n = 0
+	}
+	return formatBytes(uint64(n))
+}
+
 // formatBytes writes a size the way a person reads it: "512 bytes", "300 KiB",
 // "1.5 MiB".
 func formatBytes(n uint64) string {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/google/uuid"
 
@@ -17,14 +18,28 @@ func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) (sess *mode
 	}
 	switch {
 	case r.Header.Get("HX-Request") == "true":
-		w.Header().Set("HX-Redirect", "/auth/login")
+		// HTMX names the page it runs in: the sign-in comes back to it.
+		back := ""
+		if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil && u.Host == r.Host {
+			back = u.RequestURI()
+		}
+		w.Header().Set("HX-Redirect", loginURL(back))
 		w.WriteHeader(http.StatusUnauthorized)
 	case r.Method == http.MethodGet:
-		http.Redirect(w, r, "/auth/login", http.StatusFound)
+		// After the sign-in, the browser comes back to the page it asked for.
+		http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusFound)
 	default:
 		s.renderError(w, r, models.Errorf(models.EUNAUTHORIZED, "Your session has ended. Please sign in again."))
 	}
 	return nil, false
+}
+
+// loginURL starts a sign-in that comes back to the local path back.
+func loginURL(back string) string {
+	if back = localPath(back); back == "" || back == "/" {
+		return "/auth/login"
+	}
+	return "/auth/login?return=" + url.QueryEscape(back)
 }
 
 // ownedApp resolves the {id} of the path (an id or a slug) to one of the

@@ -33,8 +33,11 @@ func (s *Server) appDashboard(w http.ResponseWriter, r *http.Request) {
 		EmbedURL:     s.cfg.DashboardEmbedPage(page),
 		EmbedOrigin:  originOf(s.cfg.DashboardEmbedURL),
 		Page:         page,
-		SiteURL:      s.cfg.SiteLink(conn.DeploymentName),
 		Env:          s.envVarsView(r.Context(), app.ID, s.deploymentEnv(r.Context(), conn, key)),
+	}
+	// Before the first live deploy there is no site to open.
+	if app.LastDeployedAt.Valid {
+		v.SiteURL = s.cfg.SiteLink(conn.DeploymentName)
 	}
 	s.render(w, r, http.StatusOK, app.Name, views.ProjectDashboard(v))
 }

@@ -82,7 +82,7 @@ func (s *Server) appDeploy(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusServiceUnavailable, "The server is restarting; deploy again in a moment.")
 		return
 	case errors.As(err, &tooBig) || errors.Is(err, errBundleTooBig):
-		refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("The bundle is larger than %d MB.", limit>>20))
+		refuse(http.StatusRequestEntityTooLarge, "The bundle is larger than "+bundle.FormatBytes(limit)+".")
 		return
 	case errors.Is(err, errNoBundle):
 		refuse(http.StatusUnprocessableEntity, "Choose a .zip of your built site to deploy.")

@@ -50,6 +50,9 @@ func (s *Server) appEnv(w http.ResponseWriter, r *http.Request) {
 	show := func(status int, msg string, isErr bool) {
 		v := s.envVarsView(r.Context(), app.ID, env)
 		v.Message, v.Error = msg, isErr
+		if isErr && f.Action == "set" {
+			v.Name = f.Name
+		}
 		s.render(w, r, status, app.Name, views.EnvVars(v))
 	}
 	if msg := f.Validate(); msg != "" {

@@ -41,6 +41,9 @@ func (s *Server) appPageView(ctx context.Context, st models.AppStatus) (views.Ap
 		return views.AppPageView{}, err
 	}
 	v := views.AppPageView{ID: st.AppID, Name: st.Name, Slug: st.Slug, Status: s.statusView(st)}
+	if v.SuggestedName, err = models.DuplicateName(ctx, s.db, st.AppID, st.Name); err != nil {
+		return views.AppPageView{}, err
+	}
 	if c := st.Connection; c != nil && c.ProjectSlug != "" {
 		v.ProjectName = c.TeamSlug + "/" + c.ProjectSlug
 	}

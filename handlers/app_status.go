@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"chefdeploy/models"
@@ -39,6 +40,10 @@ func (s *Server) statusView(st models.AppStatus) views.StatusView {
 	v.TeamSlug = c.TeamSlug
 	v.Error = c.EffectiveError(now)
 	v.Elapsed = now.Sub(c.StartedAt)
+	v.Deadline = s.cfg.ConnectionDeadline
+	if v.State == models.StateFailed && c.TeamSlug != "" {
+		v.TeamDashboardURL = s.cfg.DashboardURL + "/t/" + url.PathEscape(c.TeamSlug)
+	}
 	if v.State == models.StateConnected {
 		v.ProjectSlug = c.ProjectSlug
 		v.DeploymentName = c.DeploymentName

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"chefdeploy/convex"
+	"chefdeploy/models"
 	"chefdeploy/views"
 )
 
@@ -13,7 +14,7 @@ import (
 const teamsFreshFor = 30 * time.Second
 
 // connectLabels are the Connect button's texts; the query picks one of them.
-var connectLabels = map[string]bool{"Connect": true, "Try again": true, "Connect to a new project": true}
+var connectLabels = map[string]bool{"Connect": true, "Try again": true, "Connect to a new project": true, views.ChooseAnotherTeam: true}
 
 // appTeams renders the team selector: the user's Convex teams, the last one
 // they picked (or their only one) selected, and the Connect button.
@@ -34,6 +35,12 @@ func (s *Server) appTeams(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "Teams", views.TeamSelector(v))
 		return
 	}
+	if label == "Try again" {
+		// Trying again starts from the team this app's attempt used.
+		if c, err := models.ConnectionByApp(r.Context(), s.db, app.ID); err == nil {
+			teams.selected = c.TeamSlug
+		}
+	}
 	back := "/apps/" + app.ID
 	if teams.authorize {
 		v.AuthorizeURL = authorizeTeamURL("", back)
@@ -44,8 +51,20 @@ func (s *Server) appTeams(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		v.Teams = append(v.Teams, views.TeamOption{Slug: t.slug, Name: t.name})
-		if t.slug == teams.selected {
+		// After a failure that team would repeat, it is not preselected.
+		if t.slug == teams.selected && t.slug != r.URL.Query().Get("avoid") {
 			v.Selected = t.slug
+		}
+	}
+	// A new connection does not start from a team whose last attempt failed.
+	if v.Selected != "" && label != "Try again" {
+		failed, err := models.TeamLastFailed(r.Context(), s.db, sess.UserID, v.Selected)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if failed {
+			v.Selected = ""
 		}
 	}
 	if len(v.Teams) == 1 {

@@ -127,7 +127,7 @@ func TestSignedOutIsSentToLogin(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := webtest.Browser(t)
-	if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/whatever", nil); res.Status != http.StatusFound || res.Header.Get("Location") != "/auth/login" {
+	if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/whatever", nil); res.Status != http.StatusFound || res.Header.Get("Location") != "/auth/login?return=%2Fapps%2Fwhatever" {
 		t.Errorf("signed-out page = %d %q", res.Status, res.Header.Get("Location"))
 	}
 	if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/x/status", nil, "HX-Request", "true"); res.Status != http.StatusUnauthorized || res.Header.Get("HX-Redirect") != "/auth/login" {

@@ -48,6 +48,17 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if q.Get("error") == "access_denied" {
+		// The person said no on the provider's page: nothing failed.
+		s.renderErrorView(w, r, views.ErrorView{
+			Status:      http.StatusOK,
+			Title:       "Sign-in was cancelled",
+			Message:     "You cancelled the sign-in, so nothing changed. Sign in whenever you are ready.",
+			ActionLabel: "Try again",
+			ActionURL:   loginURL(login.Return),
+		})
+		return
+	}
 	if oauthErr := q.Get("error"); oauthErr != "" {
 		msg := "The sign-in provider did not sign you in (" + truncate(oauthErr, 64) + ")."
 		if desc := q.Get("error_description"); desc != "" {
@@ -124,7 +135,7 @@ func (s *Server) authCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("login", "request_id", RequestID(r.Context()), "user_id", user.ID)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, cmp.Or(localPath(login.Return), "/"), http.StatusSeeOther)
 }
 
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, status int, message string) {

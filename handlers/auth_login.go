@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -28,6 +29,8 @@ type pendingLogin struct {
 	// Nonce must come back in the ID token (CONTRACT §3.1).
 	Nonce   string `json:"n"`
 	Started int64  `json:"t"`
+	// Return is the local path the browser asked for before the sign-in.
+	Return string `json:"r,omitempty"`
 }
 
 // maxPendingLogins is how many logins one browser may have in flight (tabs);
@@ -38,8 +41,11 @@ const maxPendingLogins = 3
 // verifier go into this browser's login cookie, then the browser goes to the
 // provider's authorization endpoint, as discovery names it.
 func (s *Server) authLogin(w http.ResponseWriter, r *http.Request) {
-	if currentSession(r) != nil {
-		http.Redirect(w, r, "/", http.StatusFound)
+	back := localPath(r.URL.Query().Get("return"))
+	// reauth signs in again over a live session: the provider's token behind
+	// it expired, or the team asks for single sign-on.
+	if currentSession(r) != nil && r.URL.Query().Get("reauth") == "" {
+		http.Redirect(w, r, cmp.Or(back, "/"), http.StatusFound)
 		return
 	}
 	provider, err := s.login.get(r.Context())
@@ -48,7 +54,7 @@ func (s *Server) authLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	login := pendingLogin{State: s.newLoginState(now), Verifier: oauth2.GenerateVerifier(), Nonce: randomToken(), Started: now.Unix()}
+	login := pendingLogin{State: s.newLoginState(now), Verifier: oauth2.GenerateVerifier(), Nonce: randomToken(), Started: now.Unix(), Return: back}
 	pending := append(s.pendingLogins(r), login)
 	if len(pending) > maxPendingLogins {
 		pending = pending[len(pending)-maxPendingLogins:]

@@ -275,7 +275,7 @@ func TestDeployTooBig(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := b.upload(t, c, id, buf.Bytes())
-	if res.Status != http.StatusRequestEntityTooLarge || !strings.Contains(res.Body, "larger than 1 MB") {
+	if res.Status != http.StatusRequestEntityTooLarge || !strings.Contains(res.Body, "larger than 1 MiB") {
 		t.Fatalf("too big = %d:\n%.500s", res.Status, res.Body)
 	}
 	if b.hostingCalls.Load() != 0 {

@@ -129,6 +129,10 @@ func (s *Server) noRoute(mux *http.ServeMux) http.Handler {
 			s.renderErrorView(w, r, views.ErrorView{Status: http.StatusMethodNotAllowed, Message: "This address does not accept " + r.Method + " requests."})
 			return
 		}
-		s.renderError(w, r, models.ErrNotFound)
+		s.renderErrorView(w, r, views.ErrorView{
+			Status:  http.StatusNotFound,
+			Title:   "Page not found",
+			Message: "There is no page at " + truncate(r.URL.Path, 100) + ". The link may be mistyped, or the page was removed.",
+		})
 	})
 }

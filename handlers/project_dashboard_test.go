@@ -16,7 +16,7 @@ func TestProjectDashboardEnvVars(t *testing.T) {
 	for _, want := range []string{
 		`data-testid="deployment-name">` + deployment + `<`,
 		b.cfg.DashboardLink(deployment),
-		b.cfg.SiteLink(deployment),
+		// The site link waits for the first live deploy (TestViewSiteOnlyOnceLive).
 		`data-name="JWT_PRIVATE_KEY" data-state="set"`,
 		`data-name="SITE_URL" data-state="set"`,
 		`data-dashboard-origin="` + b.sandboxURL + `"`,

@@ -32,7 +32,7 @@ func TestSupportRoutesNeedTheRole(t *testing.T) {
 		}
 		anon := webtest.Browser(t)
 		res := webtest.Do(t, anon, rt.method, b.app.URL+rt.path, url.Values{"note": {"x"}})
-		if rt.method == "GET" && (res.Status != http.StatusFound || res.Header.Get("Location") != "/auth/login") {
+		if rt.method == "GET" && (res.Status != http.StatusFound || res.Header.Get("Location") != "/auth/login?return="+url.QueryEscape(rt.path)) {
 			t.Errorf("%s %s signed out = %d %q, want the login", rt.method, rt.path, res.Status, res.Header.Get("Location"))
 		}
 		if rt.method == "POST" && res.Status != http.StatusUnauthorized {

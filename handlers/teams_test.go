@@ -352,8 +352,8 @@ func TestTeamAuthorizeNeedsASignedInUser(t *testing.T) {
 	b := setup(t)
 	c := webtest.Browser(t)
 	res := webtest.Do(t, c, "GET", b.app.URL+"/teams/authorize", nil)
-	if res.Status != http.StatusFound || res.Header.Get("Location") != "/auth/login" {
-		t.Fatalf("signed out /teams/authorize = %d %q, want the login", res.Status, res.Header.Get("Location"))
+	if res.Status != http.StatusFound || res.Header.Get("Location") != "/auth/login?return=%2Fteams%2Fauthorize" {
+		t.Fatalf("signed out /teams/authorize = %d %q, want the login, back here after", res.Status, res.Header.Get("Location"))
 	}
 	if res := webtest.Do(t, c, "POST", b.app.URL+"/teams/1/forget", url.Values{}); res.Status != http.StatusUnauthorized {
 		t.Fatalf("signed out forget = %d, want 401", res.Status)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -192,6 +193,38 @@ func RenameApp(ctx context.Context, db *sqlx.DB, ownerID, appID, name string) er
 		}
 		return RecordEvent(ctx, tx, ownerID, appID, EventAppRenamed, old+" → "+name)
 	})
+}
+
+// DuplicateName reports whether an older app of the owner has the app's
+// name (case aside), and a free name to suggest instead: "{name} 2", or the
+// first such number not taken. suggestion is "" when the name is no
+// duplicate.
+func DuplicateName(ctx context.Context, db sqlx.QueryerContext, appID, name string) (suggestion string, err error) {
+	var rows []struct {
+		Name  string `db:"name"`
+		Older bool   `db:"older"`
+	}
+	err = sqlx.SelectContext(ctx, db, &rows, `
+		SELECT lower(name) AS name, created_at <= (SELECT created_at FROM apps WHERE id = $1) AS older
+		FROM apps
+		WHERE owner_id = (SELECT owner_id FROM apps WHERE id = $1) AND id <> $1
+		  AND left(lower(name), length($2)) = lower($2)`, appID, name)
+	if err != nil {
+		return "", err
+	}
+	taken, duplicate := map[string]bool{}, false
+	for _, r := range rows {
+		taken[r.Name] = true
+		duplicate = duplicate || (r.Older && r.Name == strings.ToLower(name))
+	}
+	if !duplicate {
+		return "", nil
+	}
+	for n := 2; ; n++ {
+		if s := name + " " + strconv.Itoa(n); !taken[strings.ToLower(s)] {
+			return s, nil
+		}
+	}
 }
 
 // ErrAppConnecting refuses to delete an app while an attempt to connect it

@@ -159,6 +159,17 @@ func SelectTeam(ctx context.Context, db sqlx.ExtContext, userID, teamSlug string
 	return err
 }
 
+// TeamLastFailed reports whether the user's latest connection attempt on
+// the team failed, so a new app does not offer that team first.
+func TeamLastFailed(ctx context.Context, db sqlx.QueryerContext, userID, teamSlug string) (bool, error) {
+	var states []string
+	err := sqlx.SelectContext(ctx, db, &states, `
+		SELECT c.state FROM connections c JOIN apps a ON a.id = c.app_id
+		WHERE a.owner_id = $1 AND c.team_slug = $2
+		ORDER BY c.updated_at DESC LIMIT 1`, userID, teamSlug)
+	return len(states) == 1 && states[0] == StateFailed, err
+}
+
 // Login is a sign-in to record: who the ID token says it is, the browser's
 // new session and the login's access token kept for the user (the builder
 // mode's provision host takes exactly that token).

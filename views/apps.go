@@ -3,10 +3,14 @@ package views
 import (
 	"fmt"
 	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 
+	"chefdeploy/bundle"
 	"chefdeploy/models"
 )
 
@@ -104,6 +108,65 @@ type StatusView struct {
 	// Reconnecting is set while the connection cannot be read (the database
 	// is unreachable): the panel says so and keeps polling until it can.
 	Reconnecting bool
+	// Deadline is how long a connection may stay connecting
+	// (CHECK_CONNECTION_DEADLINE); zero means the default, 15 s.
+	Deadline time.Duration
+	// TeamDashboardURL is the team's page in the Convex dashboard, for a
+	// failure the team's owner must fix there.
+	TeamDashboardURL string
+}
+
+// SlowAfter is how long a connection may take before the panel says that
+// Convex is slow to answer.
+const SlowAfter = 5 * time.Second
+
+// StepLabel is the current step in words.
+func (v StatusView) StepLabel() string { return stepWords(v.Step) }
+
+// stepWords is a provisioning step in words: "Creating project", not
+// creating_project.
+func stepWords(step string) string {
+	switch step {
+	case models.StepCreating:
+		return "Creating project"
+	case models.StepAuthorizing:
+		return "Authorizing"
+	case models.StepEnvironment:
+		return "Configuring environment"
+	case "", models.StepQueued:
+		return "Waiting to start"
+	}
+	return step
+}
+
+// ElapsedLabel is how long the attempt has run, in whole seconds.
+func (v StatusView) ElapsedLabel() string { return wholeSeconds(v.Elapsed.Truncate(time.Second)) }
+
+// Slow is true once the attempt has taken longer than SlowAfter.
+func (v StatusView) Slow() bool { return v.Elapsed >= SlowAfter }
+
+// SlowMessage says why the attempt is taking long, and for how long more.
+func (v StatusView) SlowMessage() string {
+	return "Convex is slow to answer; we wait up to " + wholeSeconds(v.deadline()) + "."
+}
+
+// Announcement is what the page's live region says when the panel changes
+// state; it stays the same while the state does, so it is said once.
+func (v StatusView) Announcement() string {
+	switch {
+	case v.Reconnecting:
+		return "Reconnecting to chefdeploy's database."
+	case v.State == models.StateConnecting:
+		return "Connecting to Convex: " + v.StepLabel() + "."
+	case v.State == models.StateConnected:
+		return "Connected to Convex project " + v.ProjectSlug + "."
+	case v.State == models.StateFailed:
+		if f := v.Failure(); f.Kind != FailureOther {
+			return "Could not connect to Convex. " + f.Title + "."
+		}
+		return "Could not connect to Convex."
+	}
+	return ""
 }
 
 // ReconnectingStatus is the panel of a connecting app whose state cannot be
@@ -304,6 +367,9 @@ type AppPageView struct {
 	RenameError string
 	// ProjectName is "team/project" when the app has a Convex project.
 	ProjectName string
+	// SuggestedName is set when an older app of the owner has this app's
+	// name: a free name to rename it to.
+	SuggestedName string
 }
 
 // URL is the app's page.
@@ -330,6 +396,20 @@ type EventItem struct {
 
 // When is the event's time, for people.
 func (e EventItem) When() string { return e.At.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// DetailText is the event's detail for people, its byte counts ("130211
+// bytes", as deploy events record them) in the units every page uses.
+func (e EventItem) DetailText() string {
+	return byteCount.ReplaceAllStringFunc(e.Detail, func(m string) string {
+		n, err := strconv.ParseInt(strings.TrimSuffix(m, " bytes"), 10, 64)
+		if err != nil {
+			return m
+		}
+		return bundle.FormatBytes(n)
+	})
+}
+
+var byteCount = regexp.MustCompile(`\b[0-9]+ bytes\b`)
 
 // Label is the event kind in words.
 func (e EventItem) Label() string {
@@ -367,6 +447,16 @@ var eventLabels = map[string]string{
 
 // Seconds formats an elapsed time for the progress line.
 func Seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+// teamsLoadURL loads the connect form's team selector; after a failure the
+// same team would repeat, it asks not to preselect that team.
+func (v StatusView) teamsLoadURL(label string) string {
+	u := teamsURL(v.AppID, label)
+	if label == ChooseAnotherTeam && v.TeamSlug != "" {
+		u += "&avoid=" + url.QueryEscape(v.TeamSlug)
+	}
+	return u
+}
 
 // teamsURL loads the team selector with the Connect button labelled label.
 func teamsURL(appID, label string) string {

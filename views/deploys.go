@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"chefdeploy/bundle"
 	"chefdeploy/models"
 )
 
@@ -24,6 +25,37 @@ func (v DeploysView) URL() string { return "/apps/" + v.AppID + "/deploys" }
 // Polling is true while a deploy is uploading.
 func (v DeploysView) Polling() bool {
 	return len(v.Deploys) > 0 && v.Deploys[0].Status == models.DeployUploading
+}
+
+// HasLive is true once a deploy is live: before, the site is a bare 404.
+func (v DeploysView) HasLive() bool {
+	for _, d := range v.Deploys {
+		if d.Status == models.DeployLive {
+			return true
+		}
+	}
+	return false
+}
+
+// Announcement is what the page's live region says about the panel: the
+// outcome of the last action, or the newest deploy's state.
+func (v DeploysView) Announcement() string {
+	if v.Message != "" {
+		return v.Message
+	}
+	latest, ok := v.Latest()
+	if !ok {
+		return ""
+	}
+	switch latest.Status {
+	case models.DeployLive:
+		return "The deploy is live."
+	case models.DeployFailed:
+		return "The deploy failed."
+	case models.DeployUploading:
+		return "Deploying…"
+	}
+	return ""
 }
 
 // Latest is the newest deploy, if any.
@@ -48,6 +80,9 @@ type DeployItem struct {
 	SiteURL     string
 	Rollback    bool
 	CanRollBack bool
+	// Now is the time the page is rendered at, for relative times; zero
+	// means the clock's.
+	Now time.Time
 }
 
 // NoteClasses colour the deploy's message: an error, or why it was superseded.
@@ -61,8 +96,36 @@ func (d DeployItem) NoteClasses() string {
 // When is the deploy's time for people.
 func (d DeployItem) When() string { return d.At.UTC().Format("2006-01-02 15:04 UTC") }
 
-// Size is the bundle size for people.
-func (d DeployItem) Size() string { return humanBytes(d.Bytes) }
+// Ago is the deploy's time relative to now: "3 min ago".
+func (d DeployItem) Ago() string {
+	now := d.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return Ago(d.At, now)
+}
+
+// Ago says how long before now t was, for people: "just now", "3 min ago",
+// "2 h ago", "5 days ago"; past a month, the date.
+func Ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return itoa(int(d/time.Minute)) + " min ago"
+	case d < 24*time.Hour:
+		return itoa(int(d/time.Hour)) + " h ago"
+	case d < 48*time.Hour:
+		return "yesterday"
+	case d < 30*24*time.Hour:
+		return itoa(int(d/(24*time.Hour))) + " days ago"
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// Size is the bundle size for people, in the unit every page uses.
+func (d DeployItem) Size() string { return bundle.FormatBytes(d.Bytes) }
 
 // Took is the deploy's duration for people.
 func (d DeployItem) Took() string {
@@ -102,14 +165,4 @@ func (d DeployItem) Steps() []Step {
 		return []Step{{"Validated", "done"}, {"Superseded by a newer deploy", "done"}}
 	}
 	return []Step{{"Validated", "done"}, {"Uploading to Convex hosting", "active"}, {"Live", "pending"}}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

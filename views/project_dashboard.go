@@ -27,6 +27,9 @@ type EnvVarsView struct {
 	Vars    []EnvVarItem
 	Message string
 	Error   bool
+	// Name is the name the person typed, kept in the form when the change
+	// was refused. The value is not sent back: it may be a secret.
+	Name string
 }
 
 // URL is where the set and unset forms post.

@@ -48,6 +48,9 @@ type SupportRow struct {
 // URL opens the read-only detail view.
 func (r SupportRow) URL() string { return "/support/apps/" + r.AppID }
 
+// StepLabel is the connection's step in words.
+func (r SupportRow) StepLabel() string { return stepWords(r.Step) }
+
 // StateLabel is the state in words.
 func (r SupportRow) StateLabel() string { return stateLabel(r.State) }
 
