@@ -16,6 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"chefdeploy/config"
 	"chefdeploy/convex"
@@ -123,6 +124,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 	}
 
 	registry := prometheus.NewRegistry()
+	// go_sql_open_connections{db_name="chefdeploy"} and the pool's other
+	// gauges: what this replica holds of PostgreSQL's connections.
+	registry.MustRegister(collectors.NewDBStatsCollector(r.db.DB, "chefdeploy"))
 	convexClient := convex.New(convex.Options{
 		BaseURL:      cfg.ProvisionHost,
 		DeploySecret: cfg.HostingDeploySecret,
