@@ -49,6 +49,8 @@ type FleetOptions struct {
 	// Env is added to every replica's environment (e.g.
 	// CHECK_CONNECTION_DEADLINE).
 	Env []string
+	// Pprof gives each replica a loopback PPROF_ADDR (Process.PprofAddr).
+	Pprof bool
 }
 
 // Fleet is the product running as real processes on one database, with the
@@ -146,6 +148,12 @@ func StartFleet(ctx context.Context, opts FleetOptions) (f *Fleet, err error) {
 	for i, addr := range addrs {
 		p := &Process{Name: fmt.Sprintf("replica%d", i+1), Addr: addr, bin: opts.Binary,
 			env: append(append([]string{}, f.env...), "HTTP_ADDR="+addr, "DATA_DIR="+filepath.Join(opts.Dir, fmt.Sprintf("data%d", i+1)))}
+		if opts.Pprof {
+			if p.PprofAddr, err = freeAddr(); err != nil {
+				return nil, err
+			}
+			p.env = append(p.env, "PPROF_ADDR="+p.PprofAddr)
+		}
 		f.Replicas = append(f.Replicas, p)
 	}
 	// The first replica migrates alone; the others then start together.
@@ -302,6 +310,8 @@ func (f *Fleet) Close() error {
 type Process struct {
 	Name string
 	Addr string
+	// PprofAddr serves net/http/pprof when FleetOptions.Pprof.
+	PprofAddr string
 	bin  string
 	env  []string
 

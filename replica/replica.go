@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -50,6 +51,8 @@ type Replica struct {
 	handler  http.Handler
 	listener net.Listener // nil WithoutListener
 	server   *http.Server
+	pprof    *http.Server // nil without PPROF_ADDR
+	pprofL   net.Listener
 	ready    chan struct{}
 }
 
@@ -200,6 +203,17 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		// files) while short requests finish.
 		r.server.RegisterOnShutdown(web.StopUploads)
 	}
+	if cfg.PprofAddr != "" {
+		r.pprofL, err = net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on PPROF_ADDR %s: %w", cfg.PprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		r.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	return r, nil
 }
 
@@ -241,6 +255,10 @@ func (r *Replica) Run(ctx context.Context) error {
 		if err := r.jobs.Start(background); err != nil {
 			return fmt.Errorf("job queue: %w", err)
 		}
+	}
+	if r.pprof != nil {
+		go r.pprof.Serve(r.pprofL)
+		defer r.pprof.Close()
 	}
 	serveErr := make(chan error, 1)
 	if r.server != nil {
@@ -311,9 +329,11 @@ func (r *Replica) Sessions() *models.SessionCache { return r.sessions }
 // returned.
 func (r *Replica) Close() error {
 	var errs []error
-	if r.listener != nil {
-		if err := r.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
+	for _, l := range []net.Listener{r.listener, r.pprofL} {
+		if l != nil {
+			if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if r.sandbox != nil {
