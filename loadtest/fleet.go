@@ -312,8 +312,8 @@ type Process struct {
 	Addr string
 	// PprofAddr serves net/http/pprof when FleetOptions.Pprof.
 	PprofAddr string
-	bin  string
-	env  []string
+	bin       string
+	env       []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
