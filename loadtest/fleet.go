@@ -69,12 +69,11 @@ type Fleet struct {
 	MetricsToken string
 	Replicas     []*Process
 
-	opts       FleetOptions
-	admin      *sql.DB
-	sbServer   *http.Server
-	haproxy    *exec.Cmd
-	haproxyOut *lockedBuffer
-	env        []string
+	opts     FleetOptions
+	admin    *sql.DB
+	sbServer *http.Server
+	haproxy  *exec.Cmd
+	env      []string
 }
 
 // StartFleet builds (when asked) and starts everything; Close stops it.
@@ -146,7 +145,7 @@ func StartFleet(ctx context.Context, opts FleetOptions) (f *Fleet, err error) {
 	}
 	f.env = append(f.env, opts.Env...)
 	for i, addr := range addrs {
-		p := &Process{Name: fmt.Sprintf("replica%d", i+1), Addr: addr, bin: opts.Binary,
+		p := &Process{Name: fmt.Sprintf("replica%d", i+1), Addr: addr, bin: opts.Binary, log: filepath.Join(opts.Dir, fmt.Sprintf("replica%d.log", i+1)),
 			env: append(append([]string{}, f.env...), "HTTP_ADDR="+addr, "DATA_DIR="+filepath.Join(opts.Dir, fmt.Sprintf("data%d", i+1)))}
 		if opts.Pprof {
 			if p.PprofAddr, err = freeAddr(); err != nil {
@@ -265,8 +264,12 @@ func (f *Fleet) startHAProxy(ctx context.Context, listen string, replicas []stri
 		addr := replicas[min(i, len(replicas)-1)]
 		f.haproxy.Env = append(f.haproxy.Env, fmt.Sprintf("CHEFDEPLOY_REPLICA_%d=%s", i+1, addr))
 	}
-	f.haproxyOut = &lockedBuffer{}
-	f.haproxy.Stdout, f.haproxy.Stderr = f.haproxyOut, f.haproxyOut
+	out, err := os.Create(filepath.Join(f.opts.Dir, "haproxy.log"))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	f.haproxy.Stdout, f.haproxy.Stderr = out, out
 	if err := f.haproxy.Start(); err != nil {
 		return fmt.Errorf("haproxy: %w", err)
 	}
@@ -317,22 +320,30 @@ type Process struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	log    string // the file the process writes its output to
 	exited chan struct{}
 }
 
 // Start runs the process and waits until its /readyz answers 200.
 func (p *Process) Start(ctx context.Context) error {
 	p.mu.Lock()
+	// The output goes to a file, as it would to a log collector that keeps
+	// up: a slow reader of the product's stdout would stall its requests.
+	out, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
 	p.cmd = exec.Command(p.bin, "serve")
 	p.cmd.Env = append(os.Environ(), p.env...)
-	p.out = &lockedBuffer{}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	p.exited = make(chan struct{})
 	if err := p.cmd.Start(); err != nil {
+		out.Close()
 		p.mu.Unlock()
 		return fmt.Errorf("%s: %w", p.Name, err)
 	}
+	out.Close() // the child has its own copy
 	cmd, exited := p.cmd, p.exited
 	go func() { cmd.Wait(); close(exited) }()
 	p.mu.Unlock()
@@ -354,15 +365,22 @@ func (p *Process) Kill() {
 	<-exited
 }
 
-// Output is what the process has printed so far.
+// Output is the last 64 KiB the process has printed.
 func (p *Process) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.out == nil {
+	f, err := os.Open(p.log)
+	if err != nil {
 		return ""
 	}
-	return p.out.String()
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 64<<10 {
+		f.Seek(fi.Size()-64<<10, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
 }
+
+// LogPath is the file the process writes its output to.
+func (p *Process) LogPath() string { return p.log }
 
 // Metrics scrapes the replica's /metrics (directly, not through HAProxy)
 // and returns each unlabelled-or-labelled sample's value by its full name.
@@ -450,27 +468,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer is an output buffer several goroutines write to; it keeps
-// the last 256 KiB.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - 256<<10; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
