@@ -48,3 +48,28 @@ func TestStatusPollsAreLoggedAtDebugLevel(t *testing.T) {
 		t.Errorf("POST /apps was logged as %v, want once at level=INFO", createLevels)
 	}
 }
+
+// /metrics carries what an operator watches polling by: the caches' hits
+// and misses and the database pool's connections.
+func TestMetricsShowCachesAndThePool(t *testing.T) {
+	t.Parallel()
+	b, c := signedIn(t, sandbox.UserAda)
+	id := b.createApp(t, c, "Counted")
+	for range 2 {
+		if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id+"/status", nil, "HX-Request", "true"); res.Status != http.StatusOK {
+			t.Fatalf("status = %d", res.Status)
+		}
+	}
+	m := webtest.Do(t, c, "GET", b.app.URL+"/metrics", nil, "Authorization", "Bearer "+testMetricsToken)
+	for _, want := range []string{
+		`chefdeploy_cache_hits_total{cache="status"}`,
+		`chefdeploy_cache_misses_total{cache="status"}`,
+		`chefdeploy_cache_hits_total{cache="session"}`,
+		`go_sql_open_connections{db_name="chefdeploy"}`,
+		`go_sql_wait_count_total{db_name="chefdeploy"}`,
+	} {
+		if !strings.Contains(m.Body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

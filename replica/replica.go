@@ -148,6 +148,8 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 	}
 	r.statuses = models.NewStatusCache(r.db, r.log)
 	r.sessions = models.NewSessionCache(r.db, r.log)
+	registerCacheMetrics(registry, "status", r.statuses.Stats)
+	registerCacheMetrics(registry, "session", r.sessions.Stats)
 	deps := handlers.Deps{
 		Config:   cfg,
 		DB:       r.db,
@@ -215,6 +217,19 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		r.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return r, nil
+}
+
+// registerCacheMetrics exports a cache's hits and misses
+// (chefdeploy_cache_hits_total{cache=…}, chefdeploy_cache_misses_total):
+// each miss is one query, so their ratio is the database load of polling.
+func registerCacheMetrics(reg *prometheus.Registry, name string, stats func() (hits, misses uint64)) {
+	labels := prometheus.Labels{"cache": name}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chefdeploy_cache_hits_total", Help: "Reads a cache served from memory.", ConstLabels: labels},
+			func() float64 { h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chefdeploy_cache_misses_total", Help: "Reads a cache sent to the database.", ConstLabels: labels},
+			func() float64 { _, m := stats(); return float64(m) }),
+	)
 }
 
 // loop is a part of the replica that runs beside the server until Run's

@@ -48,6 +48,7 @@ type settings struct {
 	workDir       string
 	profile       bool
 	productEnv    string
+	binary        string
 }
 
 func main() {
@@ -78,6 +79,7 @@ func parse(args []string) (settings, error) {
 	fs.DurationVar(&s.duration, "duration", 60*time.Second, "the measured run")
 	fs.DurationVar(&s.pollEvery, "poll-every", time.Second, "each poller's interval (±10%)")
 	fs.StringVar(&s.workDir, "dir", "", "where the binary and the replicas' data go (default: a temporary directory)")
+	fs.StringVar(&s.binary, "binary", "", "a built chefdeploy to run (default: build the module in this directory)")
 	fs.BoolVar(&s.profile, "profile", false, "save a CPU profile of the measured run and heap profiles of the first replica into -dir")
 	fs.StringVar(&s.productEnv, "product-env", "", "extra settings for the replicas, comma-separated NAME=value (e.g. GODEBUG=gctrace=1,GOGC=200)")
 	if err := fs.Parse(args); err != nil {
@@ -272,7 +274,7 @@ func start(ctx context.Context, s settings, stdout io.Writer) (*product, func(),
 		env = append(env, strings.Split(s.productEnv, ",")...)
 	}
 	fleet, err := loadtest.StartFleet(ctx, loadtest.FleetOptions{
-		Dir: dir, Replicas: s.replicas, HAProxyConfig: s.haproxyConfig, AdminDatabaseURL: s.databaseURL,
+		Dir: dir, Binary: s.binary, Replicas: s.replicas, HAProxyConfig: s.haproxyConfig, AdminDatabaseURL: s.databaseURL,
 		ProjectQuotas: map[string]int{sandbox.TeamAcme: 1_000_000},
 		// Apps connecting on the black-hole team stay connecting for the run.
 		Env:   env,
