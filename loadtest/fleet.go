@@ -77,14 +77,14 @@ type Fleet struct {
 }
 
 // StartFleet builds (when asked) and starts everything; Close stops it.
-func StartFleet(ctx context.Context, opts FleetOptions) (f *Fleet, err error) {
+func StartFleet(ctx context.Context, opts FleetOptions) (_ *Fleet, err error) {
 	if err := CheckLoopbackDatabase(opts.AdminDatabaseURL); err != nil {
 		return nil, err
 	}
 	if opts.Replicas < 1 {
 		opts.Replicas = 1
 	}
-	f = &Fleet{opts: opts, MetricsToken: "load-" + randomHex(12)}
+	f := &Fleet{opts: opts, MetricsToken: "load-" + randomHex(12)}
 	defer func() {
 		if err != nil {
 			f.Close()

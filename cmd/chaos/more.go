@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/lib/pq"
+
+	"chefdeploy/loadtest"
+	"chefdeploy/sandbox"
+)
+
+// outcomes counts the apps whose connect recorded no outcome event, and
+// those that recorded more than one (each app here connects once).
+func outcomes(ctx context.Context, f *loadtest.Fleet, ids []string) (none, several int, err error) {
+	var counts []int
+	err = f.DB.SelectContext(ctx, &counts, `
+		SELECT count(e.id) FROM unnest($1::uuid[]) AS a(id)
+		  LEFT JOIN events e ON e.app_id = a.id AND e.kind IN ('connect_succeeded', 'connect_failed', 'deadline_fired')
+		 GROUP BY a.id`, pq.Array(ids))
+	for _, n := range counts {
+		switch {
+		case n == 0:
+			none++
+		case n > 1:
+			several++
+		}
+	}
+	return none, several, err
+}
+
+// killOneOfThree is (b): three replicas behind HAProxy, s.apps apps
+// connecting on the slow team through it; one replica is SIGKILLed while
+// create_project calls are in flight and stays down. The others must finish
+// or fail its work: every app final within deadline + 5 s, one outcome
+// each, no orphan project, no app with two.
+func killOneOfThree(ctx context.Context, s settings, log io.Writer) (o outcome) {
+	o.tried = fmt.Sprintf("3 replicas behind HAProxy, %d apps connecting on slow (%v); replica2 SIGKILLed mid-provisioning, not restarted", s.apps, s.slowDelay)
+	f, b, done, err := stage(ctx, s, "b", loadtest.FleetOptions{Replicas: 3, ProjectQuotas: map[string]int{sandbox.TeamSlow: 100_000}})
+	if err != nil {
+		o.err = err
+		return
+	}
+	defer done()
+	ids, err := connectApps(ctx, b, s.apps, sandbox.TeamSlow, "Chaos b")
+	if err != nil {
+		o.err = err
+		return
+	}
+	if o.err = waitCalls(ctx, f, sandbox.TeamSlow, min(s.apps, 10), 30*time.Second); o.err != nil {
+		return
+	}
+	f.Replicas[1].Kill()
+	killed := time.Now()
+	fmt.Fprintf(log, "  replica2 killed with %d create_project calls made\n", f.Sandbox.Calls("create_project", sandbox.TeamSlow))
+	limit := s.deadline + 5*time.Second
+	st, err := waitSettled(ctx, f, ids, killed, limit, false)
+	if err == nil {
+		_, err = waitSettled(ctx, f, ids, killed, limit+time.Minute, true)
+	}
+	if err != nil {
+		o.err = err
+		return
+	}
+	orphans, doubled, live, err := projects(ctx, f, sandbox.TeamSlow, 5*time.Second)
+	if err != nil {
+		o.err = err
+		return
+	}
+	none, several, err := outcomes(ctx, f, ids)
+	if err != nil {
+		o.err = err
+		return
+	}
+	// The survivors still serve through HAProxy.
+	served := 0
+	for _, id := range ids[:min(len(ids), 10)] {
+		if _, _, err := b.Status(ctx, id, false); err == nil {
+			served++
+		}
+	}
+	o.held = fmt.Sprintf("%d/%d final (%d connected, %d failed) %v after the kill (limit %v); outcomes: %d missing, %d doubled; %d live projects, %d orphans, %d apps with 2+; %d/10 polls served after",
+		st.connected+st.failed, len(ids), st.connected, st.failed, st.took.Round(100*time.Millisecond), limit, none, several, live, orphans, doubled, served)
+	o.ok = st.took <= limit && none == 0 && several == 0 && orphans == 0 && doubled == 0 && served == min(len(ids), 10)
+	return
+}
+
+// killMidDeploy is (e): an app's site A is live; a deploy of site B is
+// posted and the replica SIGKILLed as soon as the product accepted it, then
+// restarted. Within s.settle the deploy must be recorded live or failed,
+// never left uploading, and the site served must be all of A or all of B,
+// matching what was recorded.
+func killMidDeploy(ctx context.Context, s settings, log io.Writer) (o outcome) {
+	o.tried = fmt.Sprintf("site A live; deploy of a %d KB site B accepted, replica SIGKILLed at once, restarted", s.siteBytes>>10)
+	f, b, done, err := stage(ctx, s, "e", loadtest.FleetOptions{Replicas: 1})
+	if err != nil {
+		o.err = err
+		return
+	}
+	defer done()
+	ids, err := connectApps(ctx, b, 1, sandbox.TeamAcme, "Chaos e")
+	if err != nil {
+		o.err = err
+		return
+	}
+	if _, err := waitSettled(ctx, f, ids, time.Now(), 30*time.Second, false); err != nil {
+		o.err = err
+		return
+	}
+	app := ids[0]
+	var deployment string
+	if o.err = f.DB.GetContext(ctx, &deployment, `SELECT deployment_name FROM connections WHERE app_id = $1 AND state = 'connected'`, app); o.err != nil {
+		return
+	}
+	siteA, err := loadtest.Site(64 << 10)
+	if err != nil {
+		o.err = err
+		return
+	}
+	siteB, err := loadtest.Site(s.siteBytes)
+	if err != nil {
+		o.err = err
+		return
+	}
+	if o.err = b.Deploy(ctx, app, siteA); o.err != nil {
+		return
+	}
+	if _, o.err = waitDeploy(ctx, f, app, 1, 60*time.Second); o.err != nil {
+		return
+	}
+	if o.err = b.Deploy(ctx, app, siteB); o.err != nil {
+		return
+	}
+	f.Replicas[0].Kill()
+	restarted := time.Now()
+	if o.err = f.Replicas[0].Start(ctx); o.err != nil {
+		return
+	}
+	status, err := waitDeploy(ctx, f, app, 2, s.settle)
+	if err != nil {
+		var stuck int
+		f.DB.GetContext(ctx, &stuck, `SELECT count(*) FROM deploys WHERE app_id = $1 AND status = 'uploading'`, app)
+		o.held = fmt.Sprintf("%d deploy(s) still uploading %v after the restart", stuck, s.settle)
+		return
+	}
+	served, ok := f.Sandbox.LastBundle(deployment)
+	which := "neither A nor B"
+	switch {
+	case ok && bytes.Equal(served, siteA):
+		which = "all of A"
+	case ok && bytes.Equal(served, siteB):
+		which = "all of B"
+	}
+	consistent := (status == "live" && which == "all of B") || (status == "failed" && which == "all of A")
+	fmt.Fprintf(log, "  the interrupted deploy is %s %v after the restart; the site served is %s\n", status, time.Since(restarted).Round(100*time.Millisecond), which)
+	o.held = fmt.Sprintf("deploy B recorded %s; site served is %s; record and site agree: %v", status, which, consistent)
+	o.ok = consistent
+	return
+}
+
+// waitDeploy waits until the app has n deploys and the newest is final,
+// and returns its status.
+func waitDeploy(ctx context.Context, f *loadtest.Fleet, app string, n int, within time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		var rows []string
+		err := f.DB.SelectContext(ctx, &rows, `SELECT status FROM deploys WHERE app_id = $1 ORDER BY created_at DESC, id DESC`, app)
+		if err == nil && len(rows) >= n && rows[0] != "uploading" {
+			return rows[0], nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("deploy %d of the app not final within %v", n, within)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// readyz is the replica's /readyz status code (0 when it does not answer).
+func readyz(ctx context.Context, p *loadtest.Process) int {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+p.Addr+"/readyz", nil)
+	if err != nil {
+		return 0
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
