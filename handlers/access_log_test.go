@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"chefdeploy/handlers/webtest"
 	"chefdeploy/sandbox"
@@ -55,6 +56,12 @@ func TestMetricsShowCachesAndThePool(t *testing.T) {
 	t.Parallel()
 	b, c := signedIn(t, sandbox.UserAda)
 	id := b.createApp(t, c, "Counted")
+	full := b.createApp(t, c, "Full")
+	b.connect(t, c, full, sandbox.TeamQuotaReached)
+	if st := stateOf(t, b.waitFinal(t, c, full, 15*time.Second).Body); st != "failed" {
+		t.Fatalf("quota-reached connect ended %s", st)
+	}
+	b.waitMetric(t, c, `chefdeploy_connect_failures_total{reason="quota"} 1`)
 	for range 2 {
 		if res := webtest.Do(t, c, "GET", b.app.URL+"/apps/"+id+"/status", nil, "HX-Request", "true"); res.Status != http.StatusOK {
 			t.Fatalf("status = %d", res.Status)
@@ -67,6 +74,9 @@ func TestMetricsShowCachesAndThePool(t *testing.T) {
 		`chefdeploy_cache_hits_total{cache="session"}`,
 		`go_sql_open_connections{db_name="chefdeploy"}`,
 		`go_sql_wait_count_total{db_name="chefdeploy"}`,
+		`chefdeploy_stuck_connections 0`,
+		`chefdeploy_jobs{state="available"}`,
+		`chefdeploy_jobs{state="running"}`,
 	} {
 		if !strings.Contains(m.Body, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -81,9 +81,14 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 		}
 		// The outcome and its event are one transaction; a stale finish
 		// (another run finished the deploy) records nothing.
-		if err := models.FinishDeploy(fctx, p.DB, d, status, message); err != nil && !errors.Is(err, models.ErrStale) {
+		err := models.FinishDeploy(fctx, p.DB, d, status, message)
+		if errors.Is(err, models.ErrStale) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
+		p.metrics.deployed(status)
 		return nil
 	}
 

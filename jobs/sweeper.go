@@ -65,7 +65,7 @@ func (s *DeadlineSweeper) Sweep(ctx context.Context) (int, error) {
 			return failed, err
 		default:
 			failed++
-			s.metrics.failed("deadline")
+			s.metrics.failed("deadline", models.DeadlineMessage)
 		}
 	}
 	return failed, nil
