@@ -23,10 +23,13 @@ type sampler struct {
 	peakPool    map[string]float64 // the replica's open pool connections
 	peakBackend int                // pg_stat_activity rows on the database
 	scrapeErrs  int
+	// counters are the caches' hit and miss counters, by replica and
+	// series: the first and the last value seen.
+	counters map[string][2]float64
 }
 
 func newSampler(p *product) *sampler {
-	return &sampler{p: p, peakRSS: map[string]float64{}, peakPool: map[string]float64{}}
+	return &sampler{p: p, peakRSS: map[string]float64{}, peakPool: map[string]float64{}, counters: map[string][2]float64{}}
 }
 
 func (s *sampler) run(ctx context.Context) {
@@ -57,6 +60,14 @@ func (s *sampler) sample(ctx context.Context) {
 		for name, v := range m {
 			if strings.HasPrefix(name, "go_sql_open_connections") {
 				s.peakPool[base] = max(s.peakPool[base], v)
+			}
+			if strings.HasPrefix(name, "chefdeploy_cache_") {
+				c, seen := s.counters[base+" "+name]
+				if !seen {
+					c[0] = v
+				}
+				c[1] = v
+				s.counters[base+" "+name] = c
 			}
 		}
 		s.mu.Unlock()
@@ -89,6 +100,19 @@ func (s *sampler) report(w io.Writer) {
 	}
 	if s.p.db != nil {
 		fmt.Fprintf(w, "peak PostgreSQL connections on %s (pg_stat_activity, every replica and listener): %d\n", s.p.dbName, s.peakBackend)
+	}
+	// Summed over the replicas: each miss is one query.
+	sums := map[string]float64{}
+	for key, c := range s.counters {
+		_, series, _ := strings.Cut(key, " ")
+		sums[series] += c[1] - c[0]
+	}
+	for _, cache := range []string{"session", "status"} {
+		hits := sums[`chefdeploy_cache_hits_total{cache="`+cache+`"}`]
+		misses := sums[`chefdeploy_cache_misses_total{cache="`+cache+`"}`]
+		if hits+misses > 0 {
+			fmt.Fprintf(w, "%s cache over the run: %.0f hits, %.0f misses (%.2f%% misses)\n", cache, hits, misses, 100*misses/(hits+misses))
+		}
 	}
 	if s.scrapeErrs > 0 {
 		fmt.Fprintf(w, "metrics scrapes that failed: %d\n", s.scrapeErrs)
