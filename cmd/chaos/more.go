@@ -95,7 +95,7 @@ func killOneOfThree(ctx context.Context, s settings, log io.Writer) (o outcome) 
 // never left uploading, and the site served must be all of A or all of B,
 // matching what was recorded.
 func killMidDeploy(ctx context.Context, s settings, log io.Writer) (o outcome) {
-	o.tried = fmt.Sprintf("site A live; deploy of a %d KB site B accepted, replica SIGKILLed at once, restarted", s.siteBytes>>10)
+	o.tried = fmt.Sprintf("site A live; deploy of a %d KB site B, replica SIGKILLed as its upload to Convex begins, restarted", s.siteBytes>>10)
 	f, b, done, err := stage(ctx, s, "e", loadtest.FleetOptions{Replicas: 1})
 	if err != nil {
 		o.err = err
@@ -132,10 +132,26 @@ func killMidDeploy(ctx context.Context, s settings, log io.Writer) (o outcome) {
 	if _, o.err = waitDeploy(ctx, f, app, 1, 60*time.Second); o.err != nil {
 		return
 	}
-	if o.err = b.Deploy(ctx, app, siteB); o.err != nil {
-		return
+	// The kill lands while the replica uploads B to Convex: as soon as the
+	// sandbox has seen the upload begin (or, if that is missed, once the
+	// product has accepted the deploy).
+	calls := f.Sandbox.Calls("hosting_deploy", sandbox.TeamAcme)
+	posted := make(chan error, 1)
+	go func() { posted <- b.Deploy(ctx, app, siteB) }()
+	midUpload := false
+	for giveUp := time.Now().Add(30 * time.Second); !midUpload && time.Now().Before(giveUp); {
+		select {
+		case o.err = <-posted:
+			if o.err != nil {
+				return
+			}
+			posted = nil
+		case <-time.After(time.Millisecond):
+		}
+		midUpload = f.Sandbox.Calls("hosting_deploy", sandbox.TeamAcme) > calls
 	}
 	f.Replicas[0].Kill()
+	fmt.Fprintf(log, "  killed %s\n", map[bool]string{true: "while the sandbox was receiving B", false: "30s after posting B, its upload never seen"}[midUpload])
 	restarted := time.Now()
 	if o.err = f.Replicas[0].Start(ctx); o.err != nil {
 		return
