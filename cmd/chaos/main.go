@@ -87,7 +87,7 @@ func parse(args []string) (settings, error) {
 	fs.DurationVar(&s.slowDelay, "slow-delay", 2*time.Second, "how long the sandbox's slow answers take")
 	fs.Uint64Var(&s.seed, "seed", 1, "seed of the sandbox's random faults")
 	fs.IntVar(&s.siteBytes, "site-bytes", 8<<20, "size of the site deployed in e")
-	fs.DurationVar(&s.settle, "settle", 30*time.Second, "in e: how long the interrupted deploy may stay uploading")
+	fs.DurationVar(&s.settle, "settle", 45*time.Second, "in e: how long the interrupted deploy may stay uploading (its lease is 30s)")
 	fs.StringVar(&s.dir, "dir", "", "where binaries, data and logs go (default: a temporary directory, removed after)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
