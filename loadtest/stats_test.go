@@ -109,3 +109,31 @@ func TestCheckLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMetricsReadsSamplesWithAndWithoutLabels(t *testing.T) {
+	t.Parallel()
+	m, err := ParseMetrics(strings.NewReader(`# HELP process_resident_memory_bytes Resident memory size in bytes.
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 1.2345e+08
+go_sql_open_connections{db_name="chefdeploy"} 17
+chefdeploy_cache_hits_total{cache="status"} 42
+
+not a sample
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"process_resident_memory_bytes":                 1.2345e+08,
+		`go_sql_open_connections{db_name="chefdeploy"}`: 17,
+		`chefdeploy_cache_hits_total{cache="status"}`:   42,
+	}
+	if len(m) != len(want) {
+		t.Fatalf("parsed %v", m)
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v", k, m[k], v)
+		}
+	}
+}
