@@ -41,7 +41,8 @@ type notifiedCache[V any] struct {
 	flights   map[string]*flight[V]
 	listening atomic.Bool
 
-	// shared counts misses that waited for another caller's load.
+	// misses counts loads (queries); shared, the misses that waited for
+	// another caller's load instead.
 	hits, misses, shared atomic.Uint64
 }
 
@@ -83,9 +84,9 @@ func (c *notifiedCache[V]) get(key string, usable func(V) bool, load func() (V, 
 			return e.value, nil
 		}
 	}
-	c.misses.Add(1)
 	if !c.listening.Load() {
 		// Nothing is kept or shared while changes may go unannounced.
+		c.misses.Add(1)
 		return load()
 	}
 	c.mu.Lock()
@@ -98,8 +99,10 @@ func (c *notifiedCache[V]) get(key string, usable func(V) bool, load func() (V, 
 		}
 		// The shared load failed (perhaps its request was cancelled):
 		// this caller loads for itself.
+		c.misses.Add(1)
 		return load()
 	}
+	c.misses.Add(1)
 	f := &flight[V]{start: c.version, done: make(chan struct{})}
 	c.flights[key] = f
 	c.mu.Unlock()

@@ -55,6 +55,9 @@ func TestNotifiedCacheSharesOneLoadAmongConcurrentMisses(t *testing.T) {
 	if n := loads.Load(); n != 1 {
 		t.Fatalf("%d loads for 50 concurrent misses of one key, want 1", n)
 	}
+	if m, s := c.misses.Load(), c.shared.Load(); m != 1 || s != 49 {
+		t.Fatalf("misses %d, shared %d; want 1 query counted and 49 shared", m, s)
+	}
 	if v, err := c.get("app", nil, func() (string, error) { return "", errors.New("must not load") }); err != nil || v != "v1" {
 		t.Fatalf("the shared load was not kept: %q, %v", v, err)
 	}
