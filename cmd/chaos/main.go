@@ -131,6 +131,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) (bool, error) {
 		if s.dir, err = os.MkdirTemp("", "chefdeploy-chaos-"); err != nil {
 			return false, err
 		}
+		// Scenario c's PostgreSQL runs as the postgres user when we are
+		// root: it must be able to reach its folder inside this one.
+		if err := os.Chmod(s.dir, 0o755); err != nil {
+			return false, err
+		}
 		defer os.RemoveAll(s.dir)
 	}
 	// One build serves every scenario.
@@ -149,13 +154,27 @@ func run(ctx context.Context, args []string, stdout io.Writer) (bool, error) {
 		o.name = sc.name
 		if o.err != nil {
 			o.ok = false
-			o.held = strings.TrimSpace(o.held + " — " + o.err.Error())
+			o.held = strings.TrimSpace(o.held + " — " + oneLine(o.err.Error(), 240))
 		}
 		fmt.Fprintf(stdout, "  %s in %v: %s\n", verdict(o.ok), time.Since(start).Round(time.Second), o.held)
 		rows = append(rows, o)
 	}
 	held := writeTable(stdout, rows)
 	return held == len(rows), nil
+}
+
+// oneLine keeps a table cell on one line: an error's last line (tools such
+// as initdb explain before they fail), at most n bytes.
+func oneLine(msg string, n int) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	last := strings.TrimSpace(lines[0])
+	if len(lines) > 1 {
+		last += " … " + strings.TrimSpace(lines[len(lines)-1])
+	}
+	if len(last) > n {
+		last = last[:n] + "…"
+	}
+	return last
 }
 
 func verdict(ok bool) string {

@@ -70,3 +70,14 @@ func TestContractMessages(t *testing.T) {
 		t.Fatal("an outcome with an error held")
 	}
 }
+
+func TestOneLineKeepsTheFirstAndLastLine(t *testing.T) {
+	t.Parallel()
+	got := oneLine("pg_ctl start: exit status 1\nThe files belonging to this database system\ninitdb: error: permission denied\n", 240)
+	if got != "pg_ctl start: exit status 1 … initdb: error: permission denied" {
+		t.Errorf("oneLine = %q", got)
+	}
+	if got := oneLine(strings.Repeat("x", 300), 10); got != "xxxxxxxxxx…" {
+		t.Errorf("oneLine cut = %q", got)
+	}
+}
