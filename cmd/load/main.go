@@ -266,7 +266,11 @@ func start(ctx context.Context, s settings, stdout io.Writer) (*product, func(),
 		return p, cleanup, nil
 	}
 	dir := s.workDir
-	if dir == "" {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, err
+		}
+	} else {
 		tmp, err := os.MkdirTemp("", "chefdeploy-load-")
 		if err != nil {
 			return nil, nil, err
