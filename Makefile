@@ -83,12 +83,8 @@ load:
 	fi; \
 	DATABASE_URL="$$url" go run ./cmd/load -replicas $(REPLICAS) $(LOAD_FLAGS)
 
-## chaos: kill -9 replicas mid-connect and mid-deploy, one of three behind HAProxy, restart a throwaway PostgreSQL, random sandbox faults; prints what held (CHAOS_FLAGS: go run ./cmd/chaos -h; CI runs CHAOS_FLAGS='-only a,d -apps 30 -deadline 5s')
+## chaos: kill -9 replicas mid-connect and mid-deploy, one of three behind HAProxy (installed from Debian by the tool when missing, as root), restart a throwaway PostgreSQL, random sandbox faults; prints what held (CHAOS_FLAGS: go run ./cmd/chaos -h; CI runs CHAOS_FLAGS='-only a,d -apps 30 -deadline 5s')
 CHAOS_FLAGS ?=
 chaos:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
-	if ! command -v haproxy >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy || exit 1; \
-	  else echo "HAProxy is missing; install it with: sudo apt-get install -y haproxy" >&2; exit 1; fi; \
-	fi; \
 	DATABASE_URL="$$url" go run ./cmd/chaos $(CHAOS_FLAGS)
