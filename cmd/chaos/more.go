@@ -34,59 +34,14 @@ func outcomes(ctx context.Context, f *loadtest.Fleet, ids []string) (none, sever
 }
 
 // killOneOfThree is (b): three replicas behind HAProxy, s.apps apps
-// connecting on the slow team through it; one replica is SIGKILLed while
+// connecting on the slow team through it; replica 3 is SIGKILLed while
 // create_project calls are in flight and stays down. The others must finish
 // or fail its work: every app final within deadline + 5 s, one outcome
 // each, no orphan project, no app with two.
-func killOneOfThree(ctx context.Context, s settings, log io.Writer) (o outcome) {
-	o.tried = fmt.Sprintf("3 replicas behind HAProxy, %d apps connecting on slow (%v); replica2 SIGKILLed mid-provisioning, not restarted", s.apps, s.slowDelay)
-	f, b, done, err := stage(ctx, s, "b", loadtest.FleetOptions{Replicas: 3, ProjectQuotas: map[string]int{sandbox.TeamSlow: 100_000}})
-	if err != nil {
-		o.err = err
-		return
-	}
-	defer done()
-	ids, err := connectApps(ctx, b, s.apps, sandbox.TeamSlow, "Chaos b")
-	if err != nil {
-		o.err = err
-		return
-	}
-	if o.err = waitCalls(ctx, f, sandbox.TeamSlow, min(s.apps, 10), 30*time.Second); o.err != nil {
-		return
-	}
-	f.Replicas[1].Kill()
-	killed := time.Now()
-	fmt.Fprintf(log, "  replica2 killed with %d create_project calls made\n", f.Sandbox.Calls("create_project", sandbox.TeamSlow))
-	limit := s.deadline + 5*time.Second
-	st, err := waitSettled(ctx, f, ids, killed, limit, false)
-	if err == nil {
-		_, err = waitSettled(ctx, f, ids, killed, limit+time.Minute, true)
-	}
-	if err != nil {
-		o.err = err
-		return
-	}
-	orphans, doubled, live, err := projects(ctx, f, sandbox.TeamSlow, 5*time.Second)
-	if err != nil {
-		o.err = err
-		return
-	}
-	none, several, err := outcomes(ctx, f, ids)
-	if err != nil {
-		o.err = err
-		return
-	}
-	// The survivors still serve through HAProxy.
-	served := 0
-	for _, id := range ids[:min(len(ids), 10)] {
-		if _, _, err := b.Status(ctx, id, false); err == nil {
-			served++
-		}
-	}
-	o.held = fmt.Sprintf("%d/%d final (%d connected, %d failed) %v after the kill (limit %v); outcomes: %d missing, %d doubled; %d live projects, %d orphans, %d apps with 2+; %d/10 polls served after",
-		st.connected+st.failed, len(ids), st.connected, st.failed, st.took.Round(100*time.Millisecond), limit, none, several, live, orphans, doubled, served)
-	o.ok = st.took <= limit && none == 0 && several == 0 && orphans == 0 && doubled == 0 && served == min(len(ids), 10)
-	return
+func killOneOfThree(ctx context.Context, s settings, log io.Writer) outcome {
+	o := killMidProvisioning(ctx, s, log, "b", 3, false)
+	o.tried = fmt.Sprintf("3 replicas behind HAProxy, %d apps connecting on slow (%v); replica3 SIGKILLed mid-provisioning, not restarted", s.apps, s.slowDelay)
+	return o
 }
 
 // killMidDeploy is (e): an app's site A is live; a deploy of site B is

@@ -201,16 +201,28 @@ func waitCalls(ctx context.Context, f *loadtest.Fleet, team string, n int, withi
 // killMidConnect is (a): s.apps apps connect on the slow team; the replica
 // is killed while their create_project calls are in flight and restarted at
 // once. Every app must end connected or failed within deadline + 5 s of the
-// restart, with no live orphan project and no app with two.
-func killMidConnect(ctx context.Context, s settings, log io.Writer) (o outcome) {
+// restart, with one outcome each, no live orphan project and no app with
+// two.
+func killMidConnect(ctx context.Context, s settings, log io.Writer) outcome {
+	o := killMidProvisioning(ctx, s, log, "a", 1, true)
 	o.tried = fmt.Sprintf("%d apps connecting on slow (%v) when the replica is SIGKILLed; restarted at once", s.apps, s.slowDelay)
-	f, b, done, err := stage(ctx, s, "a", loadtest.FleetOptions{Replicas: 1, ProjectQuotas: map[string]int{sandbox.TeamSlow: 100_000}})
+	return o
+}
+
+// killMidProvisioning connects s.apps apps on the slow team through a fleet
+// of replicas, SIGKILLs the last replica once create_project calls are in
+// flight (restarting it when asked), and checks from then on: every app
+// final within deadline + 5 s, one outcome each, and once every attempt is
+// settled no live orphan project and no app with two; with more than one
+// replica, the survivors still serve through HAProxy.
+func killMidProvisioning(ctx context.Context, s settings, log io.Writer, key string, replicas int, restart bool) (o outcome) {
+	f, b, done, err := stage(ctx, s, key, loadtest.FleetOptions{Replicas: replicas, ProjectQuotas: map[string]int{sandbox.TeamSlow: 100_000}})
 	if err != nil {
 		o.err = err
 		return
 	}
 	defer done()
-	ids, err := connectApps(ctx, b, s.apps, sandbox.TeamSlow, "Chaos a")
+	ids, err := connectApps(ctx, b, s.apps, sandbox.TeamSlow, "Chaos "+key)
 	if err != nil {
 		o.err = err
 		return
@@ -218,15 +230,19 @@ func killMidConnect(ctx context.Context, s settings, log io.Writer) (o outcome) 
 	if o.err = waitCalls(ctx, f, sandbox.TeamSlow, min(s.apps, 10), 30*time.Second); o.err != nil {
 		return
 	}
-	r := f.Replicas[0]
-	r.Kill()
-	restarted := time.Now()
-	if o.err = r.Start(ctx); o.err != nil {
-		return
+	victim := f.Replicas[len(f.Replicas)-1]
+	victim.Kill()
+	from, event := time.Now(), "the kill"
+	fmt.Fprintf(log, "  %s killed with %d create_project calls made\n", victim.Name, f.Sandbox.Calls("create_project", sandbox.TeamSlow))
+	if restart {
+		if o.err = victim.Start(ctx); o.err != nil {
+			return
+		}
+		event = "the restart"
+		fmt.Fprintf(log, "  restarted in %v\n", time.Since(from).Round(time.Millisecond))
 	}
-	fmt.Fprintf(log, "  killed with %d create_project calls made; restarted in %v\n", f.Sandbox.Calls("create_project", sandbox.TeamSlow), time.Since(restarted).Round(time.Millisecond))
 	limit := s.deadline + 5*time.Second
-	st, err := waitSettled(ctx, f, ids, restarted, limit, false)
+	st, err := waitSettled(ctx, f, ids, from, limit, false)
 	if err != nil {
 		o.err = err
 		return
@@ -234,7 +250,7 @@ func killMidConnect(ctx context.Context, s settings, log io.Writer) (o outcome) 
 	// Orphans are counted once every attempt is settled: a project whose
 	// create_project was cut off may appear up to the grace after the
 	// deadline, and must then be found and deleted.
-	all, err := waitSettled(ctx, f, ids, restarted, limit+time.Minute, true)
+	all, err := waitSettled(ctx, f, ids, from, limit+time.Minute, true)
 	if err != nil {
 		o.err = err
 		return
@@ -249,16 +265,26 @@ func killMidConnect(ctx context.Context, s settings, log io.Writer) (o outcome) 
 		o.err = err
 		return
 	}
-	o.held = fmt.Sprintf("%d/%d final (%d connected, %d failed) %v after the restart (limit %v); outcomes: %d missing, %d doubled; attempts settled at %v; %d live projects, %d orphans, %d apps with 2+",
-		st.connected+st.failed, len(ids), st.connected, st.failed, st.took.Round(100*time.Millisecond), limit, none, several, all.took.Round(100*time.Millisecond), live, orphans, doubled)
-	o.ok = orphans == 0 && doubled == 0 && st.took <= limit && none == 0 && several == 0
+	o.held = fmt.Sprintf("%d/%d final (%d connected, %d failed) %v after %s (limit %v); outcomes: %d missing, %d doubled; attempts settled at %v; %d live projects, %d orphans, %d apps with 2+",
+		st.connected+st.failed, len(ids), st.connected, st.failed, st.took.Round(100*time.Millisecond), event, limit, none, several, all.took.Round(100*time.Millisecond), live, orphans, doubled)
+	o.ok = st.took <= limit && none == 0 && several == 0 && orphans == 0 && doubled == 0
+	if replicas > 1 {
+		served := 0
+		for _, id := range ids[:min(len(ids), 10)] {
+			if _, _, err := b.Status(ctx, id, false); err == nil {
+				served++
+			}
+		}
+		o.held += fmt.Sprintf("; %d/%d polls served after", served, min(len(ids), 10))
+		o.ok = o.ok && served == min(len(ids), 10)
+	}
 	return
 }
 
 // contractMessage is every failure message CONTRACT §2.2 allows a
-// create_project or authorize failure to end with.
-// A 200 with malformed JSON has no status to name; CONTRACT §2 asks for a
-// clear error, which the product words as below.
+// create_project or authorize failure to end with. A 200 with malformed JSON
+// has no status to name; CONTRACT §2 asks for a clear error, which the
+// product words as "the Convex API returned an invalid response".
 var contractMessage = regexp.MustCompile(`^(Failed to create project: ([0-9]{3}|ProjectQuotaReached: .+|the Convex API returned an invalid response)|Failed to connect to project|Failed to create project deploy key: [0-9]{3})$`)
 
 // randomFaults is (d): s.apps apps connect on acme while the sandbox
