@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEVDB := scripts/devdb.sh
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
 
-.PHONY: run test test-js fuzz bench crash test-browser generate check-generated lint build
+.PHONY: run test test-js fuzz bench crash load chaos test-browser generate check-generated lint build
 
 ## run: the product on http://127.0.0.1:8080 with the built-in Convex sandbox (unless SANDBOX=false, or OIDC_ISSUER_URL, CONVEX_OAUTH_CLIENT_ID or PROVISION_HOST is set)
 run:
@@ -71,3 +71,20 @@ lint:
 	@unformatted=$$(gofmt -l $(GO_FILES)); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+
+## load: thousands of browsers over HTTP against the product started as real processes (REPLICAS=3 puts HAProxy in front); LOAD_FLAGS passes more (go run ./cmd/load -h)
+REPLICAS ?= 1
+LOAD_FLAGS ?=
+load:
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
+	if [ "$(REPLICAS)" != 1 ] && ! command -v haproxy >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy || exit 1; \
+	  else echo "HAProxy is missing; install it with: sudo apt-get install -y haproxy" >&2; exit 1; fi; \
+	fi; \
+	DATABASE_URL="$$url" go run ./cmd/load -replicas $(REPLICAS) $(LOAD_FLAGS)
+
+## chaos: kill -9 replicas mid-connect and mid-deploy, one of three behind HAProxy (installed from Debian by the tool when missing, as root), restart a throwaway PostgreSQL, random sandbox faults; prints what held (CHAOS_FLAGS: go run ./cmd/chaos -h; CI runs CHAOS_FLAGS='-only a,d -apps 30 -deadline 5s')
+CHAOS_FLAGS ?=
+chaos:
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
+	DATABASE_URL="$$url" go run ./cmd/chaos $(CHAOS_FLAGS)

@@ -119,6 +119,9 @@ type Config struct {
 	// MetricsToken is the bearer a scraper presents for /metrics
 	// (METRICS_TOKEN); empty serves no metrics.
 	MetricsToken string
+	// PprofAddr is a loopback host:port serving net/http/pprof (PPROF_ADDR);
+	// empty serves none. For profiling under load, never for the public.
+	PprofAddr string
 	// LoginRateLimit bounds logins started per client address
 	// (LOGIN_RATE_LIMIT).
 	LoginRateLimit RateLimit
@@ -280,6 +283,12 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.ActionRateLimit, err = parseRateLimit("ACTION_RATE_LIMIT", env("ACTION_RATE_LIMIT", ""), DefaultActionRateLimit); err != nil {
 		return nil, err
+	}
+	if c.PprofAddr = env("PPROF_ADDR", ""); c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, errors.New("PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060")
+		}
 	}
 	if c.MetricsToken != "" && (len(c.MetricsToken) < 16 || strings.ContainsAny(c.MetricsToken, " \t\r\n")) {
 		return nil, errors.New("METRICS_TOKEN must be at least 16 characters without spaces")

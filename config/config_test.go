@@ -93,6 +93,8 @@ func TestMissingOrBadSettingIsNamed(t *testing.T) {
 		"bad site template":   {map[string]string{"CONVEX_SITE_URL_TEMPLATE": "https://x.app"}, "CONVEX_SITE_URL_TEMPLATE"},
 		"bad app limit":       {map[string]string{"MAX_APPS_PER_USER": "lots"}, "MAX_APPS_PER_USER"},
 		"zero app limit":      {map[string]string{"MAX_APPS_PER_USER": "0"}, "MAX_APPS_PER_USER"},
+		"public pprof":        {map[string]string{"PPROF_ADDR": "0.0.0.0:6060"}, "PPROF_ADDR"},
+		"pprof without port":  {map[string]string{"PPROF_ADDR": "127.0.0.1"}, "PPROF_ADDR"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

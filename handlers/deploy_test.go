@@ -133,6 +133,7 @@ func TestDeployHappyPathAndRollback(t *testing.T) {
 	if got, _ := b.sandbox.LastBundle(deployment); !bytes.Equal(got, v1) {
 		t.Fatal("the sandbox did not receive exactly the uploaded zip")
 	}
+	b.waitMetric(t, c, `chefdeploy_deploys_total{outcome="live"} 1`)
 	site := webtest.Do(t, c, "GET", b.sandboxURL+"/sites/"+deployment+"/", nil)
 	if !strings.Contains(site.Body, "version one") {
 		t.Fatalf("site not served: %d %s", site.Status, site.Body)

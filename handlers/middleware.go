@@ -215,6 +215,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			level = slog.LevelWarn
 		case rec.status >= 500:
 			level = slog.LevelError
+		case route == statusPollRoute && rec.status < 400:
+			// Every connecting browser polls each second: at thousands of
+			// browsers, one line each is megabytes of log a minute, and
+			// every request queues on the log's lock behind a slow reader
+			// of stdout. Their count and latency are in the metrics.
+			level = slog.LevelDebug
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("request_id", RequestID(r.Context())),

@@ -81,9 +81,14 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 		}
 		// The outcome and its event are one transaction; a stale finish
 		// (another run finished the deploy) records nothing.
-		if err := models.FinishDeploy(fctx, p.DB, d, status, message); err != nil && !errors.Is(err, models.ErrStale) {
+		err := models.FinishDeploy(fctx, p.DB, d, status, message)
+		if errors.Is(err, models.ErrStale) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
+		p.metrics.deployed(status)
 		return nil
 	}
 
@@ -113,6 +118,11 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 	}
 	uctx, cancel := context.WithTimeout(ctx, uploadDeadline)
 	defer cancel()
+	// While this upload runs its lease is renewed; if the replica dies, the
+	// lease runs out within uploadLease and any replica's sweeper records
+	// the deploy failed, instead of it showing as uploading until River
+	// rescues the job.
+	go renewLease(uctx, p, d.ID)
 	// Each attempt streams the bundle anew from the database; a failure to
 	// read it is remembered, since the HTTP client reports it only as a
 	// broken request.
@@ -139,12 +149,32 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 // or incomplete.
 const bundleGoneMessage = "This deploy's bundle could not be read from storage (it is no longer stored or is incomplete); deploy the site again."
 
+// uploadLease is how long a claimed upload holds its turn without renewing
+// it; it is renewed every uploadLease/3 while the upload runs.
+const uploadLease = 30 * time.Second
+
+// renewLease renews the deploy's upload lease until ctx ends.
+func renewLease(ctx context.Context, p *workerDeps, deployID string) {
+	t := time.NewTicker(uploadLease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := models.RenewUploadLease(ctx, p.DB, deployID, uploadLease); err != nil && ctx.Err() == nil {
+				p.Logger.Warn("renewing an upload lease", "deploy_id", deployID, "err", err)
+			}
+		}
+	}
+}
+
 // waitTurn asks until the deploy may upload, is superseded or finished, or
 // turnDeadline passes (TurnWait).
 func waitTurn(ctx context.Context, db *sqlx.DB, d models.Deploy) (models.UploadTurn, error) {
 	deadline := time.Now().Add(turnDeadline)
 	for {
-		turn, err := models.ClaimUpload(ctx, db, d, uploadDeadline+time.Minute)
+		turn, err := models.ClaimUpload(ctx, db, d, uploadLease)
 		if err != nil || turn != models.TurnWait || time.Now().After(deadline) {
 			return turn, err
 		}

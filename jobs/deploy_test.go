@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -148,5 +149,41 @@ func TestDeployFinishedMeanwhileRecordsNoEvent(t *testing.T) {
 	}
 	if n := f.events(t, models.EventDeployDone) + f.events(t, models.EventDeployFailed); n != 0 {
 		t.Fatalf("deploy events recorded for a deploy this worker did not finish = %d, want 0", n)
+	}
+}
+
+// A deploy whose replica died mid-upload stops renewing its lease; once the
+// lease has run out, a sweep on any replica records it failed, once, and a
+// deploy whose lease still runs is left alone. The job River rescues later
+// finds it finished and uploads nothing.
+func TestSweepFailsAbandonedUploadsOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	c := f.connect(t, sandbox.TeamAcme)
+	abandoned, _ := f.recordDeploy(t, c.DeploymentName)
+	running, _ := f.recordDeploy(t, c.DeploymentName)
+	f.exec(t, `UPDATE deploys SET upload_lease_until = now() - interval '1 second' WHERE id = $1`, abandoned.ID)
+	if err := models.RenewUploadLease(t.Context(), f.db, running.ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	if n, err := f.sweeper.SweepUploads(t.Context()); err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v; want 1", n, err)
+	}
+	if n, err := f.sweeper.SweepUploads(t.Context()); err != nil || n != 0 {
+		t.Fatalf("a second sweep = %d, %v; want 0", n, err)
+	}
+	if got := f.deployByID(t, abandoned.ID); got.Status != models.DeployFailed || got.Error != models.InterruptedUploadMessage {
+		t.Fatalf("abandoned deploy = %s %q", got.Status, got.Error)
+	}
+	if got := f.deployByID(t, running.ID); got.Status != models.DeployUploading {
+		t.Fatalf("the deploy whose lease runs = %s", got.Status)
+	}
+	if n := f.events(t, models.EventDeployFailed); n != 1 {
+		t.Fatalf("deploy_failed events = %d, want 1", n)
+	}
+	mustWork(t, f, f.deploy(), DeployArgs{AppID: f.app.ID, DeployID: abandoned.ID}, river.EventKindJobCompleted)
+	if n := f.sb.Calls("hosting_deploy", sandbox.TeamAcme); n != 0 {
+		t.Fatalf("hosting_deploy calls = %d for a deploy already failed", n)
 	}
 }

@@ -105,6 +105,7 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 		d.CredentialSource = LoginTokens{DB: d.DB, Keys: d.Config.Credentials}
 	}
 	deps := &workerDeps{Deps: d, metrics: newMetrics(d.Registry), keys: newKeyPool(4)}
+	d.Registry.MustRegister(newQueueCollector(d.DB))
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ProvisionWorker{deps: deps})

@@ -287,7 +287,7 @@ func (p *workerDeps) fail(ctx context.Context, c models.Connection, message, out
 	if err != nil {
 		return err
 	}
-	p.metrics.failed(outcome)
+	p.metrics.failed(outcome, message)
 	return nil
 }
 

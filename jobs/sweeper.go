@@ -38,12 +38,38 @@ func (s *DeadlineSweeper) Run(ctx context.Context) error {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Warn("sweeping expired connections", "err", err)
 		}
+		if _, err := s.SweepUploads(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("sweeping abandoned uploads", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
 	}
+}
+
+// SweepUploads records failed the deploys whose upload lease ran out (the
+// replica uploading them died) and says how many it failed.
+func (s *DeadlineSweeper) SweepUploads(ctx context.Context) (int, error) {
+	abandoned, err := models.AbandonedUploads(ctx, s.db, sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	failed := 0
+	for _, d := range abandoned {
+		err := models.FinishDeploy(ctx, s.db, d, models.DeployFailed, models.InterruptedUploadMessage)
+		switch {
+		case errors.Is(err, models.ErrStale):
+			// Finished meanwhile, here or elsewhere.
+		case err != nil:
+			return failed, err
+		default:
+			failed++
+			s.metrics.deployed(models.DeployFailed)
+		}
+	}
+	return failed, nil
 }
 
 // Sweep fails up to a batch of expired attempts and says how many it failed.
@@ -65,7 +91,7 @@ func (s *DeadlineSweeper) Sweep(ctx context.Context) (int, error) {
 			return failed, err
 		default:
 			failed++
-			s.metrics.failed("deadline")
+			s.metrics.failed("deadline", models.DeadlineMessage)
 		}
 	}
 	return failed, nil

@@ -119,6 +119,27 @@ func FinishDeploy(ctx context.Context, db *sqlx.DB, d Deploy, status, message st
 	})
 }
 
+// InterruptedUploadMessage is what a deploy whose replica stopped mid-upload
+// (a crash, a kill) says once its lease has run out.
+const InterruptedUploadMessage = "The upload was interrupted (the server restarted); deploy again."
+
+// RenewUploadLease keeps a claimed upload's lease running while it uploads.
+func RenewUploadLease(ctx context.Context, db sqlx.ExecerContext, deployID string, lease time.Duration) error {
+	_, err := db.ExecContext(ctx, `
+		UPDATE deploys SET upload_lease_until = now() + $2 * interval '1 millisecond'
+		 WHERE id = $1 AND status = 'uploading'`, deployID, lease.Milliseconds())
+	return err
+}
+
+// AbandonedUploads returns up to limit deploys still uploading whose lease
+// ran out: the replica that claimed them stopped renewing it.
+func AbandonedUploads(ctx context.Context, db sqlx.QueryerContext, limit int) ([]Deploy, error) {
+	var ds []Deploy
+	err := sqlx.SelectContext(ctx, db, &ds, deploySelect+`
+		 WHERE d.status = 'uploading' AND d.upload_lease_until < now() ORDER BY d.upload_lease_until LIMIT $1`, limit)
+	return ds, err
+}
+
 // UploadTurn is the answer of ClaimUpload.
 type UploadTurn int
 

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,73 +27,135 @@ type notifiedCache[V any] struct {
 
 	mu      sync.RWMutex
 	entries map[string]notifiedEntry[V]
-	// generation changes on every invalidation; a load that raced with one
-	// is not stored, so a stale read can never outlive its notification.
-	generation atomic.Uint64
-	listening  atomic.Bool
+	// version counts invalidations. invalidated holds, per key, the version
+	// at which it was last dropped, and resetAt that of the last reset: a
+	// load that began before either is neither kept nor shared, so a stale
+	// read never outlives its notification. It is per key so that a busy
+	// replica's stream of notifications about other apps does not throw
+	// away every load (and send every poll to the database).
+	version     uint64
+	invalidated map[string]uint64
+	resetAt     uint64
+	// flights are the loads running now, by key: concurrent misses of one
+	// key share one query instead of each sending its own.
+	flights   map[string]*flight[V]
+	listening atomic.Bool
 
-	hits, misses atomic.Uint64
+	// misses counts loads (queries); shared, the misses that waited for
+	// another caller's load instead.
+	hits, misses, shared atomic.Uint64
 }
 
 type notifiedEntry[V any] struct {
-	value    V
-	loadedAt time.Time
+	value   V
+	expires time.Time
 }
 
-// maxCachedEntries bounds memory; past it a cache starts over.
+// flight is one running load that later misses of its key may wait for.
+type flight[V any] struct {
+	start uint64 // the cache's version when it began
+	done  chan struct{}
+	value V
+	err   error
+}
+
+// maxCachedEntries bounds memory; past it a cache starts over. The record
+// of invalidated keys is bounded the same way (forgetting it is a reset).
 const maxCachedEntries = 200_000
 
 func newNotifiedCache[V any](name, channel string, ttl time.Duration, logger *slog.Logger, keyOf func(string) (string, bool)) *notifiedCache[V] {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &notifiedCache[V]{name: name, channel: channel, ttl: ttl, log: logger, keyOf: keyOf, entries: map[string]notifiedEntry[V]{}}
+	return &notifiedCache[V]{name: name, channel: channel, ttl: ttl, log: logger, keyOf: keyOf,
+		entries: map[string]notifiedEntry[V]{}, invalidated: map[string]uint64{}, flights: map[string]*flight[V]{}}
 }
 
-// get returns the copy of key when it is fresh and usable, else loads and
-// (unless an invalidation raced with the load) keeps it.
+// get returns the copy of key when it is fresh and usable, else loads it
+// (or waits for a load of it already running) and, unless an invalidation
+// of the key raced with the load, keeps it.
 func (c *notifiedCache[V]) get(key string, usable func(V) bool, load func() (V, error)) (V, error) {
 	if c.listening.Load() {
 		c.mu.RLock()
 		e, ok := c.entries[key]
 		c.mu.RUnlock()
-		if ok && time.Since(e.loadedAt) < c.ttl && (usable == nil || usable(e.value)) {
+		if ok && time.Now().Before(e.expires) && (usable == nil || usable(e.value)) {
 			c.hits.Add(1)
 			return e.value, nil
 		}
 	}
-	c.misses.Add(1)
-	gen := c.generation.Load()
-	v, err := load()
-	if err != nil {
-		return v, err
+	if !c.listening.Load() {
+		// Nothing is kept or shared while changes may go unannounced.
+		c.misses.Add(1)
+		return load()
 	}
-	if c.listening.Load() {
-		c.mu.Lock()
-		if c.generation.Load() == gen {
-			if len(c.entries) >= maxCachedEntries {
-				c.entries = map[string]notifiedEntry[V]{}
-			}
-			c.entries[key] = notifiedEntry[V]{value: v, loadedAt: time.Now()}
-		}
+	c.mu.Lock()
+	if f, ok := c.flights[key]; ok && c.freshLocked(key, f.start) {
 		c.mu.Unlock()
+		c.shared.Add(1)
+		<-f.done
+		if f.err == nil && (usable == nil || usable(f.value)) {
+			return f.value, nil
+		}
+		// The shared load failed (perhaps its request was cancelled):
+		// this caller loads for itself.
+		c.misses.Add(1)
+		return load()
 	}
-	return v, nil
+	c.misses.Add(1)
+	f := &flight[V]{start: c.version, done: make(chan struct{})}
+	c.flights[key] = f
+	c.mu.Unlock()
+
+	f.value, f.err = load()
+	c.mu.Lock()
+	if c.flights[key] == f {
+		delete(c.flights, key)
+	}
+	if f.err == nil && c.listening.Load() && c.freshLocked(key, f.start) {
+		if len(c.entries) >= maxCachedEntries {
+			c.entries = map[string]notifiedEntry[V]{}
+		}
+		// Up to a fifth off the ttl, so copies loaded together (a burst of
+		// sign-ins, a restart) do not all expire in the same instant.
+		c.entries[key] = notifiedEntry[V]{value: f.value, expires: time.Now().Add(c.ttl - rand.N(c.ttl/5+1))}
+	}
+	c.mu.Unlock()
+	close(f.done)
+	return f.value, f.err
+}
+
+// freshLocked reports whether neither key nor the whole cache was
+// invalidated since version start. The caller holds c.mu.
+func (c *notifiedCache[V]) freshLocked(key string, start uint64) bool {
+	return c.resetAt <= start && c.invalidated[key] <= start
 }
 
 // invalidate drops one key's copy.
 func (c *notifiedCache[V]) invalidate(key string) {
 	c.mu.Lock()
-	c.generation.Add(1)
+	c.version++
 	delete(c.entries, key)
+	if len(c.invalidated) >= maxCachedEntries {
+		c.resetLocked()
+	} else {
+		c.invalidated[key] = c.version
+	}
 	c.mu.Unlock()
 }
 
 func (c *notifiedCache[V]) reset() {
 	c.mu.Lock()
-	c.generation.Add(1)
-	c.entries = map[string]notifiedEntry[V]{}
+	c.version++
+	c.resetLocked()
 	c.mu.Unlock()
+}
+
+// resetLocked empties the cache; loads begun before now are not kept.
+func (c *notifiedCache[V]) resetLocked() {
+	c.resetAt = c.version
+	c.entries = map[string]notifiedEntry[V]{}
+	c.invalidated = map[string]uint64{}
 }
 
 // run listens on its own connection (LISTEN needs one; it is not taken from

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"chefdeploy/config"
 	"chefdeploy/convex"
@@ -49,6 +51,8 @@ type Replica struct {
 	handler  http.Handler
 	listener net.Listener // nil WithoutListener
 	server   *http.Server
+	pprof    *http.Server // nil without PPROF_ADDR
+	pprofL   net.Listener
 	ready    chan struct{}
 }
 
@@ -123,6 +127,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 	}
 
 	registry := prometheus.NewRegistry()
+	// go_sql_open_connections{db_name="chefdeploy"} and the pool's other
+	// gauges: what this replica holds of PostgreSQL's connections.
+	registry.MustRegister(collectors.NewDBStatsCollector(r.db.DB, "chefdeploy"))
 	convexClient := convex.New(convex.Options{
 		BaseURL:      cfg.ProvisionHost,
 		DeploySecret: cfg.HostingDeploySecret,
@@ -138,6 +145,8 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 	}
 	r.statuses = models.NewStatusCache(r.db, r.log)
 	r.sessions = models.NewSessionCache(r.db, r.log)
+	registerCacheMetrics(registry, "status", r.statuses.Stats)
+	registerCacheMetrics(registry, "session", r.sessions.Stats)
 	deps := handlers.Deps{
 		Config:      cfg,
 		DB:          r.db,
@@ -196,6 +205,17 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		// files) while short requests finish.
 		r.server.RegisterOnShutdown(web.StopUploads)
 	}
+	if cfg.PprofAddr != "" {
+		r.pprofL, err = net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on PPROF_ADDR %s: %w", cfg.PprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		r.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	return r, nil
 }
 
@@ -212,6 +232,19 @@ func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff 
 	}
 	platform := convex.NewPlatform(convex.Options{BaseURL: cfg.ConvexAPIURL, BaseBackoff: backoff})
 	return convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}, handlers.TeamsFromGrants
+}
+
+// registerCacheMetrics exports a cache's hits and misses
+// (chefdeploy_cache_hits_total{cache=…}, chefdeploy_cache_misses_total):
+// each miss is one query, so their ratio is the database load of polling.
+func registerCacheMetrics(reg *prometheus.Registry, name string, stats func() (hits, misses uint64)) {
+	labels := prometheus.Labels{"cache": name}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chefdeploy_cache_hits_total", Help: "Reads a cache served from memory.", ConstLabels: labels},
+			func() float64 { h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chefdeploy_cache_misses_total", Help: "Reads a cache sent to the database.", ConstLabels: labels},
+			func() float64 { _, m := stats(); return float64(m) }),
+	)
 }
 
 // loop is a part of the replica that runs beside the server until Run's
@@ -252,6 +285,10 @@ func (r *Replica) Run(ctx context.Context) error {
 		if err := r.jobs.Start(background); err != nil {
 			return fmt.Errorf("job queue: %w", err)
 		}
+	}
+	if r.pprof != nil {
+		go r.pprof.Serve(r.pprofL)
+		defer r.pprof.Close()
 	}
 	serveErr := make(chan error, 1)
 	if r.server != nil {
@@ -322,9 +359,11 @@ func (r *Replica) Sessions() *models.SessionCache { return r.sessions }
 // returned.
 func (r *Replica) Close() error {
 	var errs []error
-	if r.listener != nil {
-		if err := r.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
+	for _, l := range []net.Listener{r.listener, r.pprofL} {
+		if l != nil {
+			if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if r.sandbox != nil {

@@ -202,3 +202,82 @@ func TestCloseReleasesBlockedRequests(t *testing.T) {
 		})
 	}
 }
+
+// outcomes creates n projects on acme and names each answer: ok, slow (a
+// full answer after at least SlowDelay), 500, 429 or malformed.
+func randomOutcomes(t *testing.T, odds sandbox.RandomFaults, n int) []string {
+	t.Helper()
+	const slowDelay = 30 * time.Millisecond
+	f := setup(t, sandbox.Options{RandomFaults: &odds, SlowDelay: slowDelay, ProjectQuotas: map[string]int{sandbox.TeamAcme: n}})
+	ada := f.login(t, sandbox.UserAda)
+	out := make([]string, n)
+	for i := range out {
+		start := time.Now()
+		rp := f.api(t, "POST", "/api/create_project", ada, createBody(sandbox.TeamAcme, "app"))
+		var v map[string]any
+		switch {
+		case rp.status == http.StatusInternalServerError:
+			out[i] = "500"
+		case rp.status == http.StatusTooManyRequests:
+			if rp.header.Get("Retry-After") != "1" {
+				t.Fatalf("call %d: 429 without Retry-After: 1", i+1)
+			}
+			out[i] = "429"
+		case rp.status != http.StatusOK:
+			t.Fatalf("call %d: %d %s", i+1, rp.status, rp.body)
+		case json.Unmarshal(rp.body, &v) != nil:
+			out[i] = "malformed"
+		case time.Since(start) >= slowDelay:
+			out[i] = "slow"
+		default:
+			out[i] = "ok"
+		}
+	}
+	return out
+}
+
+func TestRandomFaultsAreSeededAndMixed(t *testing.T) {
+	t.Parallel()
+	odds := sandbox.RandomFaults{Seed: 7, Slow: 0.1, Internal: 0.2, RateLimited: 0.2, Malformed: 0.2}
+	first := randomOutcomes(t, odds, 60)
+	again := randomOutcomes(t, odds, 60)
+	if strings.Join(first, " ") != strings.Join(again, " ") {
+		t.Fatalf("the same seed gave different answers:\n%v\n%v", first, again)
+	}
+	seen := map[string]int{}
+	for _, o := range first {
+		seen[o]++
+	}
+	for _, kind := range []string{"ok", "slow", "500", "429", "malformed"} {
+		if seen[kind] == 0 {
+			t.Errorf("no %s answer in 60 draws: %v", kind, seen)
+		}
+	}
+	odds.Seed = 8
+	if other := randomOutcomes(t, odds, 60); strings.Join(other, " ") == strings.Join(first, " ") {
+		t.Error("another seed gave the same answers")
+	}
+}
+
+func TestRandomFaultsLeaveFailureTeamsAlone(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sandbox.Options{RandomFaults: &sandbox.RandomFaults{Seed: 1, Internal: 1}})
+	ada := f.login(t, sandbox.UserAda)
+	if rp := f.api(t, "POST", "/api/create_project", ada, createBody(sandbox.TeamAcme, "app")); rp.status != http.StatusInternalServerError {
+		t.Fatalf("acme with Internal: 1 = %d, want 500", rp.status)
+	}
+	if rp := f.api(t, "POST", "/api/create_project", ada, createBody(sandbox.TeamQuotaReached, "app")); rp.status != http.StatusBadRequest {
+		t.Fatalf("quota-reached = %d, want its own 400", rp.status)
+	}
+}
+
+func TestProjectQuotasOverrideTheDemoQuota(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sandbox.Options{ProjectQuotas: map[string]int{sandbox.TeamSlow: 2}, SlowDelay: time.Millisecond})
+	ada := f.login(t, sandbox.UserAda)
+	for i, want := range []int{200, 200, 400} {
+		if rp := f.api(t, "POST", "/api/create_project", ada, createBody(sandbox.TeamSlow, "app")); rp.status != want {
+			t.Fatalf("call %d = %d %s, want %d", i+1, rp.status, rp.body, want)
+		}
+	}
+}

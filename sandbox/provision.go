@@ -145,7 +145,8 @@ func (s *Sandbox) createProject(w http.ResponseWriter, r *http.Request) {
 // holds s.mu.
 func (s *Sandbox) createProjectLocked(team Team, name string) (createProjectResponse, error) {
 	live := s.liveProjectsLocked(team.Slug)
-	if len(live) >= team.ProjectQuota {
+	quota := s.quotaOf(team)
+	if len(live) >= quota {
 		return createProjectResponse{}, errorf(http.StatusBadRequest, "ProjectQuotaReached", "Team has reached the maximum number of projects.")
 	}
 	p := &project{
@@ -173,7 +174,7 @@ func (s *Sandbox) createProjectLocked(team Team, name string) (createProjectResp
 		DeploymentName:    p.DeploymentName,
 		ProdURL:           s.base + "/d/" + p.DeploymentName,
 		AdminKey:          adminKey,
-		ProjectsRemaining: team.ProjectQuota - len(live) - 1,
+		ProjectsRemaining: quota - len(live) - 1,
 	}, nil
 }
 

@@ -43,6 +43,12 @@ type Options struct {
 	SlowDelay time.Duration
 	// MaxBundleBytes bounds a hosting deploy body; 0 = 200 MiB.
 	MaxBundleBytes int64
+	// ProjectQuotas overrides the project quota of the named demo teams, so
+	// load and chaos runs can keep thousands of projects on one team.
+	ProjectQuotas map[string]int
+	// RandomFaults, when set, makes create_project on every team without a
+	// failure mode of its own fail at random, from a seed.
+	RandomFaults *RandomFaults
 	// Logger may be nil.
 	Logger *slog.Logger
 }
@@ -74,6 +80,9 @@ type Sandbox struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// random draws Options.RandomFaults; nil without them.
+	random *randomFaults
 }
 
 // New makes a Sandbox, loading the state saved in opts.StateDir.
@@ -90,6 +99,7 @@ func New(opts Options) (*Sandbox, error) {
 		opts.MaxBundleBytes = defaultMaxBundleBytes
 	}
 	opts.Clients = maps.Clone(opts.Clients)
+	opts.ProjectQuotas = maps.Clone(opts.ProjectQuotas)
 	opts.RedirectURIs = maps.Clone(opts.RedirectURIs)
 	other := make(map[string][]string, len(opts.OtherRedirectURIs))
 	for id, uris := range opts.OtherRedirectURIs {
@@ -118,6 +128,9 @@ func New(opts Options) (*Sandbox, error) {
 		oidcCodes: map[string]*oidcCode{},
 		bundles:   map[string][]byte{},
 		done:      make(chan struct{}),
+	}
+	if opts.RandomFaults != nil {
+		s.random = newRandomFaults(*opts.RandomFaults)
 	}
 	if st.OIDCKey != "" {
 		if s.key, err = parseStoredKey(st.OIDCKey); err != nil {

@@ -1,0 +1,540 @@
+// Command load drives chefdeploy over HTTP the way thousands of browsers do
+// and prints, per route, requests/s, p50/p95/p99, 5xx and errors, then the
+// product's peak RSS, its open database connections and the database
+// transactions per status poll. By default it starts the product itself (one
+// replica, or three behind HAProxy with -replicas 3) on a throwaway database;
+// -target drives a product already running with its built-in sandbox.
+// It only talks to loopback addresses and stops by itself.
+//
+// The last line is machine-readable:
+//
+//	load: pollers=N poll_p99_ms=X connect_p50_ms=Y rss_mb=Z errors=E
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"chefdeploy/loadtest"
+	"chefdeploy/sandbox"
+)
+
+type settings struct {
+	target        string
+	metricsToken  string
+	databaseURL   string
+	replicas      int
+	haproxyConfig string
+	pollers       int
+	sessions      int
+	apps          int
+	connectRate   float64
+	inFlight      int
+	deploys       int
+	siteBytes     int
+	warmup        time.Duration
+	duration      time.Duration
+	pollEvery     time.Duration
+	workDir       string
+	profile       bool
+	productEnv    string
+	binary        string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func parse(args []string) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.StringVar(&s.target, "target", "", "drive a product already running at this loopback URL (with its built-in sandbox) instead of starting one")
+	fs.StringVar(&s.metricsToken, "metrics-token", os.Getenv("METRICS_TOKEN"), "with -target: the product's METRICS_TOKEN")
+	fs.StringVar(&s.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL: where the throwaway database is created (or, with -target, the product's own)")
+	fs.IntVar(&s.replicas, "replicas", 1, "replicas to start; more than one puts HAProxy in front (at most 3)")
+	fs.StringVar(&s.haproxyConfig, "haproxy-config", "deploy/haproxy.cfg", "HAProxy config for -replicas > 1")
+	fs.IntVar(&s.pollers, "pollers", 5000, "browsers polling their app's status")
+	fs.IntVar(&s.sessions, "sessions", 200, "real sign-ins; the pollers share these sessions (each browser keeps its own connection)")
+	fs.IntVar(&s.apps, "apps", 1000, "apps the pollers watch, in mixed states")
+	fs.Float64Var(&s.connectRate, "connects", 20, "connects per second against the sandbox")
+	fs.IntVar(&s.inFlight, "in-flight", 10, "most connects in flight at once")
+	fs.IntVar(&s.deploys, "deploys", 3, "deploys of a -site-bytes site during the run")
+	fs.IntVar(&s.siteBytes, "site-bytes", 1<<20, "size of the deployed site")
+	fs.DurationVar(&s.warmup, "warmup", 10*time.Second, "pollers alone before the measured run (transactions per poll are measured here)")
+	fs.DurationVar(&s.duration, "duration", 60*time.Second, "the measured run")
+	fs.DurationVar(&s.pollEvery, "poll-every", time.Second, "each poller's interval (±10%)")
+	fs.StringVar(&s.workDir, "dir", "", "where the binary and the replicas' data go (default: a temporary directory)")
+	fs.StringVar(&s.binary, "binary", "", "a built chefdeploy to run (default: build the module in this directory)")
+	fs.BoolVar(&s.profile, "profile", false, "save a CPU profile of the measured run and heap profiles of the first replica into -dir")
+	fs.StringVar(&s.productEnv, "product-env", "", "extra settings for the replicas, comma-separated NAME=value (e.g. GODEBUG=gctrace=1,GOGC=200)")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	switch {
+	case s.pollers < 1 || s.sessions < 1 || s.apps < 5:
+		return s, fmt.Errorf("-pollers and -sessions must be at least 1, -apps at least 5")
+	case s.replicas < 1 || s.replicas > 3:
+		return s, fmt.Errorf("-replicas must be 1 to 3")
+	case s.duration <= 0 || s.duration > 30*time.Minute || s.warmup < 0 || s.warmup > 10*time.Minute:
+		return s, fmt.Errorf("-duration must be in (0, 30m] and -warmup in [0, 10m]")
+	case s.databaseURL == "" && s.target == "":
+		return s, fmt.Errorf("set DATABASE_URL or -database-url (make load does)")
+	case s.inFlight < 1:
+		return s, fmt.Errorf("-in-flight must be at least 1")
+	case s.profile && s.workDir == "":
+		return s, fmt.Errorf("-profile needs -dir, where the profiles are kept")
+	}
+	s.sessions = min(s.sessions, s.pollers)
+	if s.target != "" {
+		if err := loadtest.CheckLoopback(s.target); err != nil {
+			return s, err
+		}
+	}
+	if s.databaseURL != "" {
+		if err := loadtest.CheckLoopbackDatabase(s.databaseURL); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// product is what the run drives: where, how to sign in, how to read its
+// metrics and database.
+type product struct {
+	base         string
+	authorizeURL string
+	metricsToken string
+	metricsBases []string
+	fleet        *loadtest.Fleet
+	db           interface {
+		GetContext(ctx context.Context, dest any, query string, args ...any) error
+	}
+	dbName string
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	s, err := parse(args)
+	if err != nil {
+		return err
+	}
+	// Everything stops by itself: setup, warm-up, the run and a margin.
+	ctx, cancel := context.WithTimeout(ctx, s.warmup+s.duration+10*time.Minute)
+	defer cancel()
+
+	p, cleanup, err := start(ctx, s, stdout)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	rec := loadtest.NewRecorder()
+	setupRec := loadtest.NewRecorder()
+	fmt.Fprintf(stdout, "signing in %d sessions, creating %d apps…\n", s.sessions, s.apps)
+	signed, err := signIn(ctx, p, s.sessions, setupRec)
+	if err != nil {
+		return err
+	}
+	apps, err := prepareApps(ctx, signed, s.apps, stdout)
+	if err != nil {
+		return err
+	}
+
+	// Pollers: each its own connection, sharing a signed-in session.
+	pollCtx, stopPolls := context.WithCancel(ctx)
+	var pollers sync.WaitGroup
+	var polls atomic.Int64
+	browsers := make([]*loadtest.Browser, s.pollers)
+	for i := range browsers {
+		b := loadtest.NewBrowser(p.base, rec)
+		b.ShareSession(signed[i%len(signed)])
+		browsers[i] = b
+		app := apps[i%len(apps)]
+		pollers.Go(func() { poll(pollCtx, b, app, s.pollEvery, &polls) })
+	}
+	defer func() {
+		stopPolls()
+		pollers.Wait()
+		for _, b := range browsers {
+			b.Close()
+		}
+	}()
+
+	sampler := newSampler(p)
+	samplerCtx, stopSampler := context.WithCancel(ctx)
+	defer stopSampler()
+	var sampling sync.WaitGroup
+	sampling.Go(func() { sampler.run(samplerCtx) })
+
+	fmt.Fprintf(stdout, "%d pollers started; warm-up %v (transactions per poll measured)…\n", s.pollers, s.warmup)
+	// The first half fills the caches; the second half is the steady state
+	// the transactions per poll are measured in.
+	if !sleep(ctx, s.warmup/2) {
+		return ctx.Err()
+	}
+	txBefore, _ := p.transactions(ctx)
+	pollsBefore := polls.Load()
+	if !sleep(ctx, s.warmup-s.warmup/2) {
+		return ctx.Err()
+	}
+	txPerPoll := -1.0
+	if txAfter, err := p.transactions(ctx); err == nil && txBefore > 0 {
+		if n := polls.Load() - pollsBefore; n > 0 {
+			txPerPoll = float64(txAfter-txBefore) / float64(n)
+		}
+	}
+	// The measured run starts with an empty recorder.
+	*rec = *loadtest.NewRecorder()
+	started := time.Now()
+	fmt.Fprintf(stdout, "measuring for %v: pollers, %.0f connects/s (%d in flight at most), %d deploys of %d KB…\n",
+		s.duration, s.connectRate, s.inFlight, s.deploys, s.siteBytes>>10)
+	runCtx, stopRun := context.WithTimeout(ctx, s.duration)
+	defer stopRun()
+	var work sync.WaitGroup
+	if s.profile && p.fleet != nil {
+		work.Go(func() { profile(runCtx, p.fleet.Replicas[0], s.workDir, s.duration, stdout) })
+	}
+	var skipped atomic.Int64
+	work.Go(func() { connectLoop(runCtx, p.base, signed, rec, s.connectRate, s.inFlight, &skipped) })
+	work.Go(func() { deployLoop(runCtx, p.base, signed[0], rec, s.deploys, s.siteBytes, s.duration) })
+	<-runCtx.Done()
+	elapsed := time.Since(started)
+	stopPolls()
+	pollers.Wait()
+	work.Wait()
+	stopSampler()
+	sampling.Wait()
+
+	rows := rec.Summary(elapsed)
+	fmt.Fprintf(stdout, "\n%d pollers every %v ±10%%, %d sessions, %d apps, %d replica(s), %v measured\n", s.pollers, s.pollEvery, s.sessions, s.apps, s.replicas, elapsed.Round(time.Second))
+	if err := loadtest.WriteTable(stdout, rows); err != nil {
+		return err
+	}
+	var pollP99, connectP50 time.Duration
+	errorsTotal := 0
+	for _, r := range rows {
+		errorsTotal += r.Server5xx + r.Errors
+		switch r.Route {
+		case "GET /apps/{id}/status":
+			pollP99 = r.P99
+		case "connect → connected":
+			connectP50 = r.P50
+		}
+	}
+	fmt.Fprintln(stdout)
+	if n := skipped.Load(); n > 0 {
+		fmt.Fprintf(stdout, "connects not started because %d were already in flight: %d of %.0f planned\n", s.inFlight, n, s.connectRate*elapsed.Seconds())
+	}
+	sampler.report(stdout)
+	if txPerPoll >= 0 {
+		fmt.Fprintf(stdout, "database transactions per status poll (second half of the warm-up, pollers only, pg_stat_database of %s; includes the replicas' background work, about 60/s each): %.3f\n", p.dbName, txPerPoll)
+	} else {
+		fmt.Fprintln(stdout, "database transactions per status poll: not measured (no database access or no warm-up)")
+	}
+	fmt.Fprintf(stdout, "load: pollers=%d poll_p99_ms=%s connect_p50_ms=%s rss_mb=%.0f errors=%d\n",
+		s.pollers, loadtest.Millis(pollP99), loadtest.Millis(connectP50), sampler.peakRSSMB(), errorsTotal)
+	return nil
+}
+
+// start brings the product up (or finds the one at -target).
+func start(ctx context.Context, s settings, stdout io.Writer) (*product, func(), error) {
+	if s.target != "" {
+		p := &product{base: s.target, authorizeURL: s.target + "/sandbox/oidc/authorize", metricsToken: s.metricsToken, metricsBases: []string{s.target}}
+		cleanup := func() {}
+		if s.databaseURL != "" {
+			db, err := openDB(s.databaseURL)
+			if err != nil {
+				return nil, nil, err
+			}
+			p.db, p.dbName = db, dbNameOf(s.databaseURL)
+			cleanup = func() { db.Close() }
+		}
+		return p, cleanup, nil
+	}
+	dir := s.workDir
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		tmp, err := os.MkdirTemp("", "chefdeploy-load-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dir = tmp
+	}
+	fmt.Fprintf(stdout, "building chefdeploy and starting %d replica(s)…\n", s.replicas)
+	env := []string{"CHECK_CONNECTION_DEADLINE=" + (s.warmup + s.duration + 5*time.Minute).String()}
+	if s.productEnv != "" {
+		env = append(env, strings.Split(s.productEnv, ",")...)
+	}
+	fleet, err := loadtest.StartFleet(ctx, loadtest.FleetOptions{
+		Dir: dir, Binary: s.binary, Replicas: s.replicas, HAProxyConfig: s.haproxyConfig, AdminDatabaseURL: s.databaseURL,
+		ProjectQuotas: map[string]int{sandbox.TeamAcme: 1_000_000},
+		// Apps connecting on the black-hole team stay connecting for the run.
+		Env:   env,
+		Pprof: s.profile,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &product{base: fleet.URL, authorizeURL: fleet.SandboxURL + "/oidc/authorize", metricsToken: fleet.MetricsToken, fleet: fleet, db: fleet.DB, dbName: fleet.DatabaseName}
+	for _, r := range fleet.Replicas {
+		p.metricsBases = append(p.metricsBases, "http://"+r.Addr)
+	}
+	cleanup := func() {
+		if err := fleet.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "load: cleaning up:", err)
+		}
+		if s.workDir == "" {
+			os.RemoveAll(dir)
+		}
+	}
+	return p, cleanup, nil
+}
+
+// transactions is the database's committed and rolled-back transactions.
+func (p *product) transactions(ctx context.Context) (int64, error) {
+	if p.db == nil {
+		return 0, fmt.Errorf("no database")
+	}
+	var n int64
+	err := p.db.GetContext(ctx, &n, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1`, p.dbName)
+	return n, err
+}
+
+// signIn makes n sessions through the real sign-in flow, 16 at a time.
+func signIn(ctx context.Context, p *product, n int, rec *loadtest.Recorder) ([]*loadtest.Browser, error) {
+	out := make([]*loadtest.Browser, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i := range out {
+		out[i] = loadtest.NewBrowser(p.base, rec)
+		b := out[i]
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := b.Login(ctx, p.authorizeURL, sandbox.UserAda); err != nil {
+				errs <- fmt.Errorf("signing in: %w", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// watched is an app a poller watches.
+type watched struct{ id string }
+
+// prepareApps creates n apps and puts them in mixed states: 2/5 never
+// connected, 1/5 connected (acme), 1/5 failed (quota-reached) and a few
+// connecting (black-hole, whose deadline outlasts the run), the rest of that
+// fifth left unconnected, since each connecting app holds a job worker.
+func prepareApps(ctx context.Context, signed []*loadtest.Browser, n int, stdout io.Writer) ([]watched, error) {
+	apps := make([]watched, n)
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	connecting := 0
+	for i := range apps {
+		b := signed[i%len(signed)]
+		team := ""
+		switch i % 5 {
+		case 2:
+			team = sandbox.TeamAcme
+		case 3:
+			team = sandbox.TeamQuotaReached
+		case 4:
+			if connecting < 10 {
+				team = sandbox.TeamBlackHole
+				connecting++
+			}
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			id, err := b.CreateApp(ctx, fmt.Sprintf("Load %d", i))
+			if err == nil && team != "" {
+				err = b.Connect(ctx, id, team)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("preparing app %d: %w", i, err)
+			}
+			apps[i] = watched{id: id}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	fmt.Fprintf(stdout, "%d apps created (%d connecting on black-hole)\n", n, connecting)
+	return apps, nil
+}
+
+// poll is one browser's status polling: its first poll at a random moment
+// of the first interval, then every interval ±10%.
+func poll(ctx context.Context, b *loadtest.Browser, app watched, every time.Duration, polls *atomic.Int64) {
+	wait := time.Duration(rand.Int64N(int64(every)))
+	state := ""
+	for {
+		if !sleep(ctx, wait) {
+			return
+		}
+		st, _, err := b.Status(ctx, app.id, state == "" || state == "connecting")
+		if err == nil {
+			state = st
+			polls.Add(1)
+		}
+		wait = time.Duration(float64(every) * (0.9 + 0.2*rand.Float64()))
+	}
+}
+
+// connectLoop starts rate connects per second (at most inFlight at once):
+// each creates an app, connects it to acme and watches its status every
+// 20ms until it is connected; "connect → connected" is that time.
+func connectLoop(ctx context.Context, base string, signed []*loadtest.Browser, rec *loadtest.Recorder, rate float64, inFlight int, skipped *atomic.Int64) {
+	if rate <= 0 {
+		return
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	sem := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			skipped.Add(1)
+			continue
+		}
+		b := loadtest.NewBrowser(base, rec)
+		b.ShareSession(signed[i%len(signed)])
+		wg.Go(func() {
+			defer func() { <-sem; b.Close() }()
+			id, err := b.CreateApp(ctx, fmt.Sprintf("Connect %d", i))
+			if err != nil {
+				return
+			}
+			start := time.Now()
+			if err := b.Connect(ctx, id, sandbox.TeamAcme); err != nil {
+				return
+			}
+			for {
+				st, _, err := b.Status(ctx, id, true)
+				if err == nil && st == "connected" {
+					rec.Observe("connect → connected", time.Since(start), 200)
+					return
+				}
+				if err == nil && st == "failed" {
+					rec.Fail("connect → connected")
+					return
+				}
+				if !sleep(ctx, 20*time.Millisecond) {
+					return
+				}
+			}
+		})
+	}
+}
+
+// deployLoop deploys a site of siteBytes n times, spread over the run, on
+// an app connected for it, and times each until its deploy is live.
+func deployLoop(ctx context.Context, base string, signed *loadtest.Browser, rec *loadtest.Recorder, n, siteBytes int, over time.Duration) {
+	if n <= 0 {
+		return
+	}
+	site, err := loadtest.Site(siteBytes)
+	if err != nil {
+		rec.Fail("deploy → live")
+		return
+	}
+	b := loadtest.NewBrowser(base, rec)
+	b.ShareSession(signed)
+	defer b.Close()
+	id, err := b.CreateApp(ctx, "Deploys")
+	if err == nil {
+		err = b.Connect(ctx, id, sandbox.TeamAcme)
+	}
+	for err == nil {
+		st, _, serr := b.Status(ctx, id, true)
+		if serr != nil || st == "connected" {
+			err = serr
+			break
+		}
+		if st == "failed" {
+			err = fmt.Errorf("the deploy app failed to connect")
+			break
+		}
+		if !sleep(ctx, 50*time.Millisecond) {
+			return
+		}
+	}
+	if err != nil {
+		rec.Fail("deploy → live")
+		return
+	}
+	gap := over / time.Duration(n+1)
+	for range n {
+		if !sleep(ctx, gap) {
+			return
+		}
+		start := time.Now()
+		if err := b.Deploy(ctx, id, site); err != nil {
+			continue
+		}
+		for {
+			st, err := b.DeployStatus(ctx, id)
+			if err == nil && st != "" && st != "uploading" && st != "pending" {
+				if st == "live" || st == "finished" || st == "succeeded" {
+					rec.Observe("deploy → live", time.Since(start), 200)
+				} else {
+					rec.Fail("deploy → live")
+				}
+				break
+			}
+			if !sleep(ctx, 100*time.Millisecond) {
+				return
+			}
+		}
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

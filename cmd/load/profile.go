@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"chefdeploy/loadtest"
+)
+
+// profile saves a heap profile, a CPU profile of most of the run, and a
+// heap profile at its end, from the replica's PPROF_ADDR into dir.
+func profile(ctx context.Context, r *loadtest.Process, dir string, run time.Duration, stdout io.Writer) {
+	base := "http://" + r.PprofAddr + "/debug/pprof/"
+	save := func(name, path string, timeout time.Duration) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, "GET", base+path, nil)
+		if err != nil {
+			return
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fmt.Fprintln(stdout, "profile:", err)
+			return
+		}
+		defer res.Body.Close()
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			fmt.Fprintln(stdout, "profile:", err)
+			return
+		}
+		defer f.Close()
+		if _, err := io.Copy(f, res.Body); err != nil {
+			fmt.Fprintln(stdout, "profile:", err)
+		}
+	}
+	seconds := max(1, int((run - 5*time.Second).Seconds()))
+	save("heap-start.pprof", "heap", 10*time.Second)
+	save("cpu.pprof", fmt.Sprintf("profile?seconds=%d", seconds), time.Duration(seconds+10)*time.Second)
+	save("heap-end.pprof", "heap", 10*time.Second)
+	save("goroutines.txt", "goroutine?debug=1", 10*time.Second)
+	fmt.Fprintf(stdout, "profiles of %s saved in %s (go tool pprof %s)\n", r.Name, dir, filepath.Join(dir, "cpu.pprof"))
+}
