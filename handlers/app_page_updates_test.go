@@ -33,7 +33,7 @@ func outOfBand(t *testing.T, body, tag, id string) string {
 	return element
 }
 
-var pollAttrs = regexp.MustCompile(`data-testid="connection"[^>]* hx-get="([^"]+)" hx-trigger="every [0-9]+m?s" hx-vals="([^"]+)"`)
+var pollAttrs = regexp.MustCompile(`data-testid="connection"[^>]* hx-get="([^"]+)" hx-trigger="every 1s" hx-vals="([^"]+)"`)
 
 // pollLikeHTMX polls the status fragment in fragment the way HTMX does, with
 // the fragment's own hx-get and hx-vals, until its state is final.

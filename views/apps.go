@@ -175,27 +175,13 @@ func ReconnectingStatus(appID string) StatusView {
 	return StatusView{AppID: appID, State: models.StateConnecting, Reconnecting: true}
 }
 
-// PollTrigger is the fragment's hx-trigger while it polls: fast for the
-// first seconds of a connect, when most finish, then once a second.
+// PollTrigger is the fragment's hx-trigger while it polls.
 func (v StatusView) PollTrigger() string {
 	if v.Reconnecting {
 		return "every " + itoa(int(ReconnectInterval/time.Second)) + "s"
 	}
-	if v.Elapsed < FastPollFor {
-		return "every " + itoa(int(FastPollInterval/time.Millisecond)) + "ms"
-	}
 	return "every 1s"
 }
-
-// FastPollFor is how long after Connect the panel polls every
-// FastPollInterval. Polling once a second, a browser saw a connect that took
-// 80 ms on the server half a second late on average (make load, README):
-// the cadence, not the work, was most of what a person waited. The polls are
-// served from the status cache.
-const (
-	FastPollFor      = 3 * time.Second
-	FastPollInterval = 200 * time.Millisecond
-)
 
 // ReconnectInterval is how often a reconnecting panel polls; the 503 that
 // carries it says the same in Retry-After.
