@@ -23,6 +23,7 @@ import (
 	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/sandbox"
+	"chefdeploy/sites"
 )
 
 // requestGrace is how long in-flight requests get to finish once Run's
@@ -50,6 +51,13 @@ type Replica struct {
 	listener net.Listener // nil WithoutListener
 	server   *http.Server
 	ready    chan struct{}
+
+	// The sites listener (platform mode, CONTRACT §2.5); nil in builder
+	// mode. liveSites is what each deployment's site serves.
+	liveSites     *models.SiteCache
+	sitesHandler  *sites.Handler
+	sitesListener net.Listener // nil WithoutListener
+	sitesServer   *http.Server
 }
 
 // Option changes how Open builds a replica; production uses none but the
@@ -128,9 +136,13 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		DeploySecret: cfg.HostingDeploySecret,
 		BaseBackoff:  o.convexBackoff,
 	})
-	backend, creds := convexMode(cfg, convexClient, r.db, o.convexBackoff)
+	backend, creds, publisher := convexMode(cfg, convexClient, r.db, o.convexBackoff)
+	if publisher != nil {
+		r.liveSites = models.NewSiteCache(r.db, r.log)
+		r.sitesHandler = sites.NewHandler(cfg, r.db, r.liveSites, r.log.With("component", "sites"))
+	}
 	r.jobs, err = jobs.NewQueue(jobs.Deps{
-		DB: r.db, Backend: backend, CredentialSource: creds,
+		DB: r.db, Backend: backend, CredentialSource: creds, Publisher: publisher,
 		Convex: convexClient, Config: cfg, Logger: r.log, Registry: registry, Hooks: o.hooks,
 	}, jobs.Options{Work: r.working, PollInterval: o.pollInterval, SweepInterval: o.sweepInterval})
 	if err != nil {
@@ -192,21 +204,61 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		// their body (their handlers answer 503 and remove their temporary
 		// files) while short requests finish.
 		r.server.RegisterOnShutdown(web.StopUploads)
+		if r.sitesHandler != nil {
+			r.sitesListener, err = net.Listen("tcp", cfg.SitesAddr)
+			if err != nil {
+				return nil, fmt.Errorf("listening on %s (SITES_ADDR): %w", cfg.SitesAddr, err)
+			}
+			r.sitesServer = newSitesServer(r.sitesHandler, r.log)
+		}
 	}
 	return r, nil
 }
 
+// Timeouts of the sites listener: it serves anyone on the internet, so a
+// slow client (slowloris) is cut off rather than holding a connection.
+const (
+	sitesReadHeaderTimeout = 5 * time.Second
+	sitesReadTimeout       = 10 * time.Second
+	sitesWriteTimeout      = 2 * time.Minute
+	sitesIdleTimeout       = time.Minute
+)
+
+// newSitesServer is the sites listener's server: no request body is read
+// (a site answers GET and HEAD), and headers are bounded.
+func newSitesServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: sitesReadHeaderTimeout,
+		ReadTimeout:       sitesReadTimeout,
+		WriteTimeout:      sitesWriteTimeout,
+		IdleTimeout:       sitesIdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // convexMode is the one place the CONVEX_API mode is chosen: the Backend
-// the connection flow calls, and the CredentialSource its calls act with.
-// Builder mode is the provision host with the login's access token;
-// platform mode is the public Management API with the owner's team grant.
-func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff time.Duration) (convex.Backend, jobs.CredentialSource) {
+// the connection flow calls, the CredentialSource its calls act with, and
+// the Publisher that makes deploys live. Builder mode is the provision host
+// with the login's access token, and Convex hosts the sites; platform mode
+// is the public Management API with the owner's team grant, and since
+// Convex has no public hosting (Backend.Hosting() is nil) we host the sites
+// (a non-nil publisher, the sites package's).
+func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff time.Duration) (convex.Backend, jobs.CredentialSource, jobs.Publisher) {
+	var backend convex.Backend
+	var creds jobs.CredentialSource
 	if cfg.ConvexAPI == config.ConvexAPIBuilder {
 		app := convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret}
-		return convex.NewBuilder(client, app), jobs.LoginTokens{DB: db, Keys: cfg.Credentials}
+		backend, creds = convex.NewBuilder(client, app), jobs.LoginTokens{DB: db, Keys: cfg.Credentials}
+	} else {
+		platform := convex.NewPlatform(convex.Options{BaseURL: cfg.ConvexAPIURL, BaseBackoff: backoff})
+		backend, creds = convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}
 	}
-	platform := convex.NewPlatform(convex.Options{BaseURL: cfg.ConvexAPIURL, BaseBackoff: backoff})
-	return convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}
+	if backend.Hosting() != nil {
+		return backend, creds, nil // jobs uploads to it
+	}
+	return backend, creds, sites.Publisher{DB: db, TempDir: cfg.UploadTempDir}
 }
 
 // loop is a part of the replica that runs beside the server until Run's
@@ -219,10 +271,14 @@ type loop struct {
 // loops are the replica's background parts. Each replica runs its own; work
 // that must happen once for the whole fleet belongs in a job instead.
 func (r *Replica) loops() []loop {
-	return []loop{
+	loops := []loop{
 		{"status cache listener", func(ctx context.Context) error { return r.statuses.Run(ctx, r.cfg.DatabaseURL) }},
 		{"session cache listener", func(ctx context.Context) error { return r.sessions.Run(ctx, r.cfg.DatabaseURL) }},
 	}
+	if r.liveSites != nil {
+		loops = append(loops, loop{"site cache listener", func(ctx context.Context) error { return r.liveSites.Run(ctx, r.cfg.DatabaseURL) }})
+	}
+	return loops
 }
 
 // Run starts the background loops and the job workers, then serves until
@@ -248,9 +304,12 @@ func (r *Replica) Run(ctx context.Context) error {
 			return fmt.Errorf("job queue: %w", err)
 		}
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	if r.server != nil {
 		go func() { serveErr <- r.server.Serve(r.listener) }()
+	}
+	if r.sitesServer != nil {
+		go func() { serveErr <- r.sitesServer.Serve(r.sitesListener) }()
 	}
 	close(r.ready)
 
@@ -268,6 +327,15 @@ func (r *Replica) Run(ctx context.Context) error {
 		if serr := r.server.Shutdown(reqCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 			r.log.Warn("requests still running after the grace period; closing their connections", "grace", requestGrace)
 			r.server.Close()
+		}
+		cancel()
+	}
+	if r.sitesServer != nil {
+		// Sites answer quickly: whatever is still running after the
+		// product's grace is cut off.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if serr := r.sitesServer.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			r.sitesServer.Close()
 		}
 		cancel()
 	}
@@ -292,9 +360,15 @@ func (r *Replica) Run(ctx context.Context) error {
 // Ready is closed once Run has started the loops, the workers and the server.
 func (r *Replica) Ready() <-chan struct{} { return r.ready }
 
-// Listening reports whether both caches hear every change, so they serve
+// Listening reports whether every cache hears every change, so they serve
 // from memory.
-func (r *Replica) Listening() bool { return r.statuses.Listening() && r.sessions.Listening() }
+func (r *Replica) Listening() bool {
+	return r.statuses.Listening() && r.sessions.Listening() && (r.liveSites == nil || r.liveSites.Listening())
+}
+
+// SitesHandler is the sites listener's handler (platform mode; nil in
+// builder mode), for tests that serve it themselves WithoutListener.
+func (r *Replica) SitesHandler() *sites.Handler { return r.sitesHandler }
 
 // Handler is every route of the product, as the replica's server serves it.
 func (r *Replica) Handler() http.Handler { return r.handler }
@@ -317,8 +391,11 @@ func (r *Replica) Sessions() *models.SessionCache { return r.sessions }
 // returned.
 func (r *Replica) Close() error {
 	var errs []error
-	if r.listener != nil {
-		if err := r.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	for _, l := range []net.Listener{r.listener, r.sitesListener} {
+		if l == nil {
+			continue
+		}
+		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
