@@ -48,6 +48,8 @@ type DeployItem struct {
 	SiteURL     string
 	Rollback    bool
 	CanRollBack bool
+	// Live marks the deploy the app's site serves now.
+	Live bool
 }
 
 // NoteClasses colour the deploy's message: an error, or why it was superseded.
