@@ -37,7 +37,7 @@ type fixture struct {
 
 // setup starts the site cache's listener and the handler over a fresh
 // database; layout "" is path-based at "/".
-func setup(t *testing.T, layout config.SitesLayout, cacheBytes int64) *fixture {
+func setup(t testing.TB, layout config.SitesLayout, cacheBytes int64) *fixture {
 	t.Helper()
 	db, dbURL := dbtest.New(t)
 	if layout == (config.SitesLayout{}) {
@@ -58,7 +58,7 @@ func setup(t *testing.T, layout config.SitesLayout, cacheBytes int64) *fixture {
 }
 
 // listeningCache is a site cache whose listener runs until the test ends.
-func listeningCache(t *testing.T, db *sqlx.DB, dbURL string) *models.SiteCache {
+func listeningCache(t testing.TB, db *sqlx.DB, dbURL string) *models.SiteCache {
 	t.Helper()
 	c := models.NewSiteCache(db, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,7 +74,7 @@ func listeningCache(t *testing.T, db *sqlx.DB, dbURL string) *models.SiteCache {
 	return c
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -90,7 +90,7 @@ type app struct {
 	id, deployment string
 }
 
-func (f *fixture) connectedApp(t *testing.T, deployment string) app {
+func (f *fixture) connectedApp(t testing.TB, deployment string) app {
 	t.Helper()
 	ctx := context.Background()
 	a, err := models.CreateApp(ctx, f.db, f.userID, "App "+deployment, 100)
