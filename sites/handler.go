@@ -75,6 +75,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, file, bare, ok := h.route(r)
+	if !ok && !h.layout.HostBased && r.URL.Path == "/favicon.ico" {
+		// Path-based sites share one origin, whose root is no site's:
+		// browsers still ask it for an icon. No content, rather than an
+		// error in every visitor's console.
+		hdr.Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if !ok {
 		siteNotFound(w, r)
 		return

@@ -110,6 +110,10 @@ func TestNoCustom404AndUnknownSites(t *testing.T) {
 		}
 		checkSiteHeaders(t, p, res)
 	}
+	// The shared origin's root is no site, but browsers ask it for an icon.
+	if res := f.get(t, "GET", "/favicon.ico"); res.status != http.StatusNoContent || res.body != "" {
+		t.Errorf("GET /favicon.ico = %d %q, want 204", res.status, res.body)
+	}
 	if res := f.get(t, "HEAD", "/no-such-deployment/"); res.status != http.StatusNotFound || res.body != "" {
 		t.Errorf("HEAD of an unknown site = %d %q, want 404 without a body", res.status, res.body)
 	}
