@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,18 +53,38 @@ const (
 	maxSegmentBytes = 255
 )
 
-// deploymentName is what a Convex deployment's name can be.
-var deploymentName = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+// validDeploymentName is what a Convex deployment's name can be: lower
+// case letters, digits and inner hyphens, at most 63 bytes (a DNS label).
+func validDeploymentName(name string) bool {
+	if name == "" || len(name) > 63 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// The security headers of every answer, built once: set by assignment,
+// they cost no allocation per request.
+var securityHeaders = map[string][]string{
+	"X-Content-Type-Options":       {"nosniff"},
+	"Referrer-Policy":              {"strict-origin-when-cross-origin"},
+	"Content-Security-Policy":      {"frame-ancestors 'self'"},
+	"X-Frame-Options":              {"SAMEORIGIN"},
+	"Cross-Origin-Resource-Policy": {"same-origin"},
+}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	// The site's own origin, and nothing lets another page frame it or
 	// read its resources cross-origin.
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-	hdr.Set("Content-Security-Policy", "frame-ancestors 'self'")
-	hdr.Set("X-Frame-Options", "SAMEORIGIN")
-	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
+	for k, v := range securityHeaders {
+		hdr[k] = v
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr.Set("Allow", "GET, HEAD")
 		shortPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "A site answers GET and HEAD only.")
@@ -136,16 +156,19 @@ func cleanPath(u *url.URL) bool {
 			return false
 		}
 	}
-	segs := strings.Split(p[1:], "/")
-	for i, s := range segs {
+	for rest := p[1:]; ; {
+		seg, after, more := strings.Cut(rest, "/")
 		switch {
-		case s == "." || s == "..", len(s) > maxSegmentBytes:
+		case seg == "." || seg == "..", len(seg) > maxSegmentBytes:
 			return false
-		case s == "" && i != len(segs)-1:
+		case seg == "" && more:
 			return false
 		}
+		if !more {
+			return true
+		}
+		rest = after
 	}
-	return true
 }
 
 // route finds the deployment a request is for, and the file path within
@@ -158,7 +181,7 @@ func (h *Handler) route(r *http.Request) (name, file string, bare, ok bool) {
 			host = hostname
 		}
 		name, ok = strings.CutSuffix(strings.ToLower(host), h.layout.HostSuffix)
-		if !ok || !deploymentName.MatchString(name) {
+		if !ok || !validDeploymentName(name) {
 			return "", "", false, false
 		}
 		return name, strings.TrimPrefix(r.URL.Path, "/"), false, true
@@ -168,7 +191,7 @@ func (h *Handler) route(r *http.Request) (name, file string, bare, ok bool) {
 		return "", "", false, false
 	}
 	name, file, slash := strings.Cut(rest, "/")
-	if !deploymentName.MatchString(name) {
+	if !validDeploymentName(name) {
 		return "", "", false, false
 	}
 	return name, file, !slash, true
@@ -178,7 +201,7 @@ func (h *Handler) route(r *http.Request) (name, file string, bare, ok bool) {
 // a directory its index.html; for a path without an extension (an SPA's
 // route) the site's index.html; else the bundle's 404.html, served with
 // status 404. nil is no file at all.
-func (h *Handler) resolve(ctx context.Context, bundleSHA, file string) (*models.SiteFile, int, error) {
+func (h *Handler) resolve(ctx context.Context, bundleSHA, file string) (*siteFile, int, error) {
 	var candidates []string
 	switch {
 	case file == "" || strings.HasSuffix(file, "/"):
@@ -198,49 +221,69 @@ func (h *Handler) resolve(ctx context.Context, bundleSHA, file string) (*models.
 	return f, http.StatusNotFound, err
 }
 
+// siteFile is a file as served: the stored record, and the header values
+// that depend on it alone, worked out once.
+type siteFile struct {
+	models.SiteFile
+	contentType, cacheControl []string
+	// etag of each encoding, by its index in encodings.
+	etag [3][]string
+}
+
+var encodings = [3]string{models.EncodingIdentity, models.EncodingGzip, models.EncodingBrotli}
+
+func newSiteFile(f models.SiteFile) *siteFile {
+	sf := &siteFile{SiteFile: f, contentType: []string{f.ContentType}, cacheControl: []string{CacheControl(f.Path)}}
+	for i, enc := range encodings {
+		tag := `"` + f.BlobSHA256
+		if enc != models.EncodingIdentity {
+			tag += "-" + enc
+		}
+		sf.etag[i] = []string{tag + `"`}
+	}
+	return sf
+}
+
 // lookup returns the bundle's file at p, or nil. Both answers are cached:
 // a bundle's files never change.
-func (h *Handler) lookup(ctx context.Context, bundleSHA, p string) (*models.SiteFile, error) {
+func (h *Handler) lookup(ctx context.Context, bundleSHA, p string) (*siteFile, error) {
 	key := "f\x00" + bundleSHA + "\x00" + p
 	if v, ok := h.cache.get(key); ok {
-		return v.(*models.SiteFile), nil
+		return v.(*siteFile), nil
 	}
 	f, err := models.SiteFileByPath(ctx, h.db, bundleSHA, p)
-	var found *models.SiteFile
+	var found *siteFile
 	switch {
 	case err == nil:
-		found = &f
+		found = newSiteFile(f)
 	case !errors.Is(err, models.ErrNotFound):
 		return nil, err
 	}
-	h.cache.put(key, found, int64(len(p)+len(f.ContentType)+200))
+	h.cache.put(key, found, int64(2*len(p)+len(f.ContentType)+400))
 	return found, nil
 }
 
 // serveFile answers with f: its headers, 304 when the client has it, the
 // best stored encoding the client accepts, and Range and HEAD through
 // http.ServeContent.
-func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *models.SiteFile, status int) {
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *siteFile, status int) {
 	hdr := w.Header()
-	hdr.Set("Content-Type", f.ContentType)
+	hdr["Content-Type"] = f.contentType
 	if status == http.StatusOK {
-		hdr.Set("Cache-Control", CacheControl(f.Path))
+		hdr["Cache-Control"] = f.cacheControl
 	} else {
-		hdr.Set("Cache-Control", "no-cache")
+		hdr["Cache-Control"] = noCache
 	}
-	enc := models.EncodingIdentity
+	enc, encIndex := models.EncodingIdentity, 0
 	if f.GzipBytes > 0 || f.BrotliBytes > 0 {
-		hdr.Add("Vary", "Accept-Encoding")
+		hdr["Vary"] = varyEncoding
 		// A range is of the file itself: clients resume downloads that way.
-		if r.Header.Get("Range") == "" {
-			enc = negotiate(r.Header.Get("Accept-Encoding"), f)
+		if _, ranged := r.Header["Range"]; !ranged {
+			enc = negotiate(r.Header.Get("Accept-Encoding"), &f.SiteFile)
+			encIndex = slices.Index(encodings[:], enc)
 		}
 	}
-	etag := `"` + f.BlobSHA256
-	if enc != models.EncodingIdentity {
-		etag += "-" + enc
-	}
-	hdr.Set("ETag", etag+`"`)
+	hdr["Etag"] = f.etag[encIndex]
 	if status == http.StatusOK && notModified(r.Header.Get("If-None-Match"), f.BlobSHA256) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -252,7 +295,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *models.Si
 	content, err := h.content(r.Context(), f.BlobSHA256, enc, size)
 	if err != nil {
 		hdr.Del("Content-Encoding")
-		hdr.Del("ETag")
+		hdr.Del("Etag")
 		h.unavailable(w, r, err)
 		return
 	}
@@ -266,6 +309,11 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *models.Si
 	}
 	http.ServeContent(w, r, "", time.Time{}, content)
 }
+
+var (
+	noCache      = []string{"no-cache"}
+	varyEncoding = []string{"Accept-Encoding"}
+)
 
 // content is one encoding of a blob: from the cache, loaded into it when it
 // is small enough, else streamed from the database chunk by chunk.
