@@ -197,10 +197,6 @@ func (c *Config) SiteLink(deploymentName string) string {
 	return strings.ReplaceAll(c.SiteURLTemplate, "{deployment}", deploymentName)
 }
 
-// HostsSites is true when chefdeploy serves the deployed sites itself
-// (platform mode, CONTRACT §2.5).
-func (c *Config) HostsSites() bool { return c.ConvexAPI == ConvexAPIPlatform }
-
 // SitesLayout says where a deployment's name sits in SITES_URL_TEMPLATE:
 // the first label of the host ("https://{deployment}.sites.example.com/"),
 // or a path segment ("http://127.0.0.1:8081/{deployment}/").
