@@ -346,7 +346,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	if _, _, err := net.SplitHostPort(c.SitesAddr); err != nil {
 		return nil, fmt.Errorf("SITES_ADDR %q is not host:port", c.SitesAddr)
 	}
-	if c.SitesAddr == c.HTTPAddr {
+	// Only platform mode serves sites; builder mode keeps any HTTP_ADDR.
+	if c.SitesAddr == c.HTTPAddr && c.ConvexAPI == ConvexAPIPlatform {
 		return nil, errors.New("SITES_ADDR must differ from HTTP_ADDR: the sites' origin is never the product's")
 	}
 	c.SitesURLTemplate = strings.ReplaceAll(env("SITES_URL_TEMPLATE", DefaultSitesURLTemplate), "{SITES_ADDR}", c.SitesAddr)
@@ -354,7 +355,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if sites, err := url.Parse(strings.Replace(c.SitesURLTemplate, "{deployment}", "x", 1)); err == nil {
-		if base, err := url.Parse(c.BaseURL); err == nil && strings.EqualFold(sites.Host, base.Host) && sites.Scheme == base.Scheme {
+		if base, err := url.Parse(c.BaseURL); err == nil && strings.EqualFold(sites.Host, base.Host) && sites.Scheme == base.Scheme && c.ConvexAPI == ConvexAPIPlatform {
 			return nil, errors.New("SITES_URL_TEMPLATE must not be on BASE_URL's origin: the sites' origin is never the product's")
 		}
 	}

@@ -302,6 +302,12 @@ func TestBadSitesSettingsAreNamed(t *testing.T) {
 		"the product's origin":   {map[string]string{"SITES_URL_TEMPLATE": "http://127.0.0.1:8080/sites/{deployment}/"}, "SITES_URL_TEMPLATE"},
 		"cache size":             {map[string]string{"SITES_CACHE_BYTES": "lots"}, "SITES_CACHE_BYTES"},
 	}
+	// Builder mode serves no sites: the product may listen where they would.
+	builder := productionEnv()
+	builder["CONVEX_API"], builder["HTTP_ADDR"] = "builder", "127.0.0.1:8081"
+	if _, err := config.Load(envOf(builder)); err != nil {
+		t.Errorf("builder mode on 127.0.0.1:8081: %v", err)
+	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
