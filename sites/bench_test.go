@@ -67,6 +67,9 @@ func viteBuild() map[string]string {
 // from chefdeploy's sites handler and from Go's http.FileServer on the same
 // files from disk, in the same run, and prints requests/s and p99 of each.
 func BenchmarkSites(b *testing.B) {
+	// The figures go to standard output: a benchmark's log is cut after
+	// ten lines.
+	logf := func(format string, args ...any) { fmt.Printf("    "+format+"\n", args...) }
 	site := viteBuild()
 	var total int
 	for _, c := range site {
@@ -112,10 +115,10 @@ func BenchmarkSites(b *testing.B) {
 		{name: "404", oursURL: ours + "/assets/missing-12345678.js", fsURL: fileServer.URL + "/assets/missing-12345678.js", wantOurs: 404, wantFS: 404},
 	}
 	const clients, perClient = 200, 100
-	b.Logf("median of 3 alternating rounds per server")
-	b.Logf("site: %d files, %.1f MB; unpacked and compressed at deploy in %v", len(site), float64(total)/(1<<20), unpack.Round(time.Millisecond))
-	b.Logf("%d concurrent clients x %d requests each, %d CPUs, clients and servers in this process", clients, perClient, runtime.GOMAXPROCS(0))
-	b.Logf("  %-18s %14s %10s %14s %10s %10s", "request", "ours req/s", "ours p99", "FileServer", "FS p99", "ratio")
+	logf("median of 3 alternating rounds per server")
+	logf("site: %d files, %.1f MB; unpacked and compressed at deploy in %v", len(site), float64(total)/(1<<20), unpack.Round(time.Millisecond))
+	logf("%d concurrent clients x %d requests each, %d CPUs, clients and servers in this process", clients, perClient, runtime.GOMAXPROCS(0))
+	logf("  %-18s %14s %10s %14s %10s %10s", "request", "ours req/s", "ours p99", "FileServer", "FS p99", "ratio")
 	for range b.N {
 		for _, s := range scenarios {
 			// Warm both (our cache; the OS page cache), then measure.
@@ -129,14 +132,25 @@ func BenchmarkSites(b *testing.B) {
 				theirs = append(theirs, load(b, clients, perClient, s.fsURL, s.fsHdr, s.wantFS))
 			}
 			o, fs := median(ours), median(theirs)
-			b.Logf("  %-18s %14.0f %10v %14.0f %10v %9.2fx  %s", s.name, o.rps, o.p99.Round(10*time.Microsecond), fs.rps, fs.p99.Round(10*time.Microsecond), o.rps/fs.rps, s.note)
+			logf("  %-18s %14.0f %10v %14.0f %10v %9.2fx  %s", s.name, o.rps, o.p99.Round(10*time.Microsecond), fs.rps, fs.p99.Round(10*time.Microsecond), o.rps/fs.rps, s.note)
 			b.ReportMetric(o.rps/fs.rps, strings.ReplaceAll(strings.ReplaceAll(s.name, " ", "_"), ",", "")+"_ratio")
 		}
+	}
+	// The handlers alone, without the network or the 200 clients: what one
+	// request costs each server, single-threaded.
+	logf("handler alone (httptest.NewRecorder, one goroutine), per request:")
+	fsHandler := http.FileServer(http.Dir(dir))
+	for _, s := range scenarios {
+		oursPath := strings.TrimPrefix(s.oursURL, f.srv.URL)
+		fsPath := strings.TrimPrefix(s.fsURL, fileServer.URL)
+		o := handlerCost(b, f.h, oursPath, s.oursHdr, s.wantOurs)
+		fs := handlerCost(b, fsHandler, fsPath, s.fsHdr, s.wantFS)
+		logf("  %-18s ours %8v   FileServer %8v   %5.2fx as fast", s.name, o, fs, float64(fs)/float64(o))
 	}
 	st := f.h.CacheStats()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	b.Logf("hot-file cache: %d entries, %.2f MB of %.0f MB (hits %d, misses %d); process heap in use %.1f MB",
+	logf("hot-file cache: %d entries, %.2f MB of %.0f MB (hits %d, misses %d); process heap in use %.1f MB",
 		st.Entries, float64(st.Bytes)/(1<<20), float64(st.MaxBytes)/(1<<20), st.Hits, st.Misses, float64(ms.HeapInuse)/(1<<20))
 }
 
@@ -229,4 +243,32 @@ func headOf(b *testing.B, url string) http.Header {
 	}
 	res.Body.Close()
 	return res.Header
+}
+
+// handlerCost is the time h takes to answer one request for path: the
+// mean over a second's worth of requests, after a warm-up. (testing.Benchmark
+// cannot run inside a benchmark: it waits for the running one to end.)
+func handlerCost(b *testing.B, h http.Handler, path string, headers []string, want int) time.Duration {
+	b.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	for k := 0; k+1 < len(headers); k += 2 {
+		req.Header.Set(headers[k], headers[k+1])
+	}
+	serve := func(n int) {
+		for range n {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != want {
+				b.Fatalf("%s = %d, want %d", path, rec.Code, want)
+			}
+		}
+	}
+	serve(100)
+	n := 0
+	start := time.Now()
+	for time.Since(start) < time.Second {
+		serve(100)
+		n += 100
+	}
+	return time.Since(start) / time.Duration(n)
 }
