@@ -27,10 +27,10 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./bundle
 	go test -run '^$$' -fuzz FuzzEntryChecks -fuzztime $(FUZZTIME) ./bundle
 
-## bench: status polling at 1,000 concurrent clients, Connect → connected, a 50 MB deploy, /support with 100,000 apps and a 500-create same-name flood, numbers printed (README, Performance)
+## bench: status polling at 1,000 concurrent clients, Connect → connected, a 50 MB deploy, /support with 100,000 apps, a 500-create same-name flood, and the sites listener against http.FileServer, numbers printed (README, Performance)
 bench:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
-	DATABASE_URL="$$url" go test -run '^$$' -bench 'StatusPolling|ConnectToConnected|Deploy50MB|SupportPage|SameNameFlood' -benchtime=1x -count=1 ./handlers
+	DATABASE_URL="$$url" go test -run '^$$' -bench 'StatusPolling|ConnectToConnected|Deploy50MB|SupportPage|SameNameFlood|Sites' -benchtime=1x -count=1 ./handlers ./sites
 
 ## crash: kill -9 the product mid-connect and restart it, CRASH_RUNS times (default 10) with the real 15s deadline; prints each recovery time
 CRASH_RUNS ?= 10

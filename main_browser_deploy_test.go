@@ -73,7 +73,7 @@ func TestBrowserDeployFlow(t *testing.T) {
 	firstID := b.newestDeployID()
 
 	// The site link opens the deployed site in a new tab.
-	site := b.openSiteLink()
+	site := b.openSiteLink("/sandbox/sites/") // builder mode: the sandbox's hosted site
 	site.waitFor("the first site's content", 10*time.Second,
 		`document.body.innerText.includes('First deploy from the browser test')`)
 
@@ -171,14 +171,15 @@ func (b *browser) newestDeployID() string {
 	return id
 }
 
-// openSiteLink clicks the deploy panel's "View site" link, which opens a new
-// tab, and returns that tab. Its console is watched like the page's.
-func (b *browser) openSiteLink() *browser {
+// openSiteLink clicks the deploy panel's "View site" link, which must
+// contain want, which opens a new tab, and returns that tab. Its console is
+// watched like the page's.
+func (b *browser) openSiteLink(want string) *browser {
 	b.t.Helper()
 	href := value(b, "read the site link", 5*time.Second, chromedp.Evaluate[string](
 		`document.querySelector('[data-testid=deploys] [data-testid=site-link]')?.href ?? ''`))
-	if !strings.Contains(href, "/sandbox/sites/") {
-		b.fatalf("the site link is %q, want the sandbox's hosted site", href)
+	if !strings.Contains(href, want) {
+		b.fatalf("the site link is %q, want one with %q", href, want)
 	}
 	opened := chromedp.WaitNewTarget(b.ctx, func(info *target.Info) bool { return info.Type == "page" })
 	b.do("click View site", 5*time.Second,

@@ -36,6 +36,13 @@ const (
 	DefaultUploadRateWindow   = 10 * time.Second
 	DefaultMaxAppsPerUser     = 200
 
+	// DefaultSitesAddr is where platform mode serves the deployed sites,
+	// DefaultSitesURLTemplate their public URL, and DefaultSitesCacheBytes
+	// the memory each replica gives to their hot files.
+	DefaultSitesAddr        = "127.0.0.1:8081"
+	DefaultSitesURLTemplate = "http://{SITES_ADDR}/{deployment}/"
+	DefaultSitesCacheBytes  = 64 << 20
+
 	// SandboxPath is where the built-in sandbox is mounted.
 	SandboxPath = "/sandbox"
 	// SandboxClientID is the OAuth application the sandbox registers for us.
@@ -125,6 +132,15 @@ type Config struct {
 	// LoginRateLimit bounds logins started per client address
 	// (LOGIN_RATE_LIMIT).
 	LoginRateLimit RateLimit
+	// SitesAddr is where platform mode serves the deployed sites
+	// (SITES_ADDR); SitesURLTemplate is their public URL (SITES_URL_TEMPLATE,
+	// with {SITES_ADDR} already replaced), and Sites where the deployment's
+	// name sits in it. SitesCacheBytes bounds the hot-file cache of each
+	// replica (SITES_CACHE_BYTES).
+	SitesAddr        string
+	SitesURLTemplate string
+	Sites            SitesLayout
+	SitesCacheBytes  int64
 	// ActionRateLimit bounds app creates, connects and deploys per user, each
 	// action on its own; per client address the bound is four times as high
 	// (ACTION_RATE_LIMIT).
@@ -174,9 +190,54 @@ func (c *Config) DashboardLink(deploymentName string) string {
 	return c.DashboardURL + "/d/" + url.PathEscape(deploymentName)
 }
 
-// SiteLink is the hosted site of a deployment.
+// SiteLink is the hosted site of a deployment: served by us in platform
+// mode (SITES_URL_TEMPLATE), by Convex in builder mode
+// (CONVEX_SITE_URL_TEMPLATE).
 func (c *Config) SiteLink(deploymentName string) string {
+	if c.ConvexAPI == ConvexAPIPlatform && c.SitesURLTemplate != "" {
+		return strings.ReplaceAll(c.SitesURLTemplate, "{deployment}", deploymentName)
+	}
 	return strings.ReplaceAll(c.SiteURLTemplate, "{deployment}", deploymentName)
+}
+
+// SitesLayout says where a deployment's name sits in SITES_URL_TEMPLATE:
+// the first label of the host ("https://{deployment}.sites.example.com/"),
+// or a path segment ("http://127.0.0.1:8081/{deployment}/").
+type SitesLayout struct {
+	// HostBased: the name is the host's first label, followed by
+	// HostSuffix (lower case, e.g. ".sites.example.com", no port).
+	HostBased  bool
+	HostSuffix string
+	// PathPrefix (path-based): what comes before the name, "/" or
+	// "/some/prefix/".
+	PathPrefix string
+}
+
+// parseSitesTemplate checks SITES_URL_TEMPLATE (with {SITES_ADDR} replaced):
+// an absolute http(s) URL with {deployment} exactly once, either as the
+// host's first label with the path "/", or as the last path segment
+// followed by "/".
+func parseSitesTemplate(tmpl string) (SitesLayout, error) {
+	bad := errors.New("SITES_URL_TEMPLATE must be an http(s) URL with {deployment} once, as the host's first label (https://{deployment}.sites.example.com/) or as the last path segment (http://127.0.0.1:8081/{deployment}/)")
+	if strings.Count(tmpl, "{deployment}") != 1 {
+		return SitesLayout{}, bad
+	}
+	u, err := url.Parse(strings.Replace(tmpl, "{deployment}", "deployment-name", 1))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return SitesLayout{}, bad
+	}
+	host := strings.ToLower(u.Hostname())
+	if suffix, ok := strings.CutPrefix(host, "deployment-name."); ok {
+		if u.Path != "/" || strings.Contains(suffix, "deployment-name") {
+			return SitesLayout{}, bad
+		}
+		return SitesLayout{HostBased: true, HostSuffix: "." + suffix}, nil
+	}
+	prefix, ok := strings.CutSuffix(u.Path, "/deployment-name/")
+	if !ok || strings.Contains(host, "deployment-name") || strings.Contains(prefix, "//") {
+		return SitesLayout{}, bad
+	}
+	return SitesLayout{PathPrefix: prefix + "/"}, nil
 }
 
 // Load reads the settings through getenv. A missing or malformed setting is one
@@ -289,6 +350,26 @@ func Load(getenv func(string) string) (*Config, error) {
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return nil, errors.New("PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060")
 		}
+	}
+	c.SitesAddr = env("SITES_ADDR", DefaultSitesAddr)
+	if _, _, err := net.SplitHostPort(c.SitesAddr); err != nil {
+		return nil, fmt.Errorf("SITES_ADDR %q is not host:port", c.SitesAddr)
+	}
+	// Only platform mode serves sites; builder mode keeps any HTTP_ADDR.
+	if c.SitesAddr == c.HTTPAddr && c.ConvexAPI == ConvexAPIPlatform {
+		return nil, errors.New("SITES_ADDR must differ from HTTP_ADDR: the sites' origin is never the product's")
+	}
+	c.SitesURLTemplate = strings.ReplaceAll(env("SITES_URL_TEMPLATE", DefaultSitesURLTemplate), "{SITES_ADDR}", c.SitesAddr)
+	if c.Sites, err = parseSitesTemplate(c.SitesURLTemplate); err != nil {
+		return nil, err
+	}
+	if sites, err := url.Parse(strings.Replace(c.SitesURLTemplate, "{deployment}", "x", 1)); err == nil {
+		if base, err := url.Parse(c.BaseURL); err == nil && strings.EqualFold(sites.Host, base.Host) && sites.Scheme == base.Scheme && c.ConvexAPI == ConvexAPIPlatform {
+			return nil, errors.New("SITES_URL_TEMPLATE must not be on BASE_URL's origin: the sites' origin is never the product's")
+		}
+	}
+	if c.SitesCacheBytes, err = positive("SITES_CACHE_BYTES", DefaultSitesCacheBytes); err != nil {
+		return nil, err
 	}
 	if c.MetricsToken != "" && (len(c.MetricsToken) < 16 || strings.ContainsAny(c.MetricsToken, " \t\r\n")) {
 		return nil, errors.New("METRICS_TOKEN must be at least 16 characters without spaces")

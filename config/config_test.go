@@ -42,7 +42,8 @@ func TestProductionDefaults(t *testing.T) {
 		"AuthorizeURL":  {cfg.OAuthAuthorizeURL, "https://dashboard.convex.dev/oauth/authorize/team"},
 		"TokenURL":      {cfg.OAuthTokenURL, "https://api.convex.dev/oauth/token"},
 		"DashboardLink": {cfg.DashboardLink("happy-otter-123"), "https://dashboard.convex.dev/d/happy-otter-123"},
-		"SiteLink":      {cfg.SiteLink("happy-otter-123"), "https://happy-otter-123.convex.app"},
+		"SiteLink":      {cfg.SiteLink("happy-otter-123"), "http://127.0.0.1:8081/happy-otter-123/"},
+		"SitesAddr":     {cfg.SitesAddr, "127.0.0.1:8081"},
 	}
 	for name, c := range checks {
 		if c[0] != c[1] {
@@ -239,5 +240,102 @@ func TestSupportTeamSlugIsBuilderModes(t *testing.T) {
 		if cfg.SupportTeamSlug != want {
 			t.Errorf("%s mode: SupportTeamSlug = %q, want %q", mode, cfg.SupportTeamSlug, want)
 		}
+	}
+}
+
+func TestSitesSettings(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		env      map[string]string
+		link     string
+		layout   config.SitesLayout
+		hostSite bool
+	}{
+		"default, path-based": {
+			env:    map[string]string{},
+			link:   "http://127.0.0.1:8081/happy-otter-123/",
+			layout: config.SitesLayout{PathPrefix: "/"},
+		},
+		"another address": {
+			env:    map[string]string{"SITES_ADDR": "0.0.0.0:9000"},
+			link:   "http://0.0.0.0:9000/happy-otter-123/",
+			layout: config.SitesLayout{PathPrefix: "/"},
+		},
+		"path prefix": {
+			env:    map[string]string{"SITES_URL_TEMPLATE": "https://sites.example.com/s/{deployment}/"},
+			link:   "https://sites.example.com/s/happy-otter-123/",
+			layout: config.SitesLayout{PathPrefix: "/s/"},
+		},
+		"host-based": {
+			env:    map[string]string{"SITES_URL_TEMPLATE": "https://{deployment}.Sites.example.com/"},
+			link:   "https://happy-otter-123.Sites.example.com/",
+			layout: config.SitesLayout{HostBased: true, HostSuffix: ".sites.example.com"},
+		},
+		"builder mode keeps Convex's site link": {
+			env:    map[string]string{"CONVEX_API": "builder"},
+			link:   "https://happy-otter-123.convex.app",
+			layout: config.SitesLayout{PathPrefix: "/"},
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := productionEnv()
+			for k, v := range c.env {
+				env[k] = v
+			}
+			cfg, err := config.Load(envOf(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.SiteLink("happy-otter-123"); got != c.link {
+				t.Errorf("SiteLink = %q, want %q", got, c.link)
+			}
+			if cfg.Sites != c.layout {
+				t.Errorf("Sites = %+v, want %+v", cfg.Sites, c.layout)
+			}
+			if cfg.SitesCacheBytes != config.DefaultSitesCacheBytes {
+				t.Errorf("SitesCacheBytes = %d", cfg.SitesCacheBytes)
+			}
+		})
+	}
+}
+
+func TestBadSitesSettingsAreNamed(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		change map[string]string
+		want   string
+	}{
+		"address not host:port":  {map[string]string{"SITES_ADDR": "8081"}, "SITES_ADDR"},
+		"same address":           {map[string]string{"SITES_ADDR": "127.0.0.1:8080"}, "SITES_ADDR"},
+		"no deployment":          {map[string]string{"SITES_URL_TEMPLATE": "http://127.0.0.1:8081/"}, "SITES_URL_TEMPLATE"},
+		"twice":                  {map[string]string{"SITES_URL_TEMPLATE": "https://{deployment}.example.com/{deployment}/"}, "SITES_URL_TEMPLATE"},
+		"inside a label":         {map[string]string{"SITES_URL_TEMPLATE": "https://site-{deployment}.example.com/"}, "SITES_URL_TEMPLATE"},
+		"host-based with a path": {map[string]string{"SITES_URL_TEMPLATE": "https://{deployment}.example.com/app/"}, "SITES_URL_TEMPLATE"},
+		"no trailing slash":      {map[string]string{"SITES_URL_TEMPLATE": "http://127.0.0.1:8081/{deployment}"}, "SITES_URL_TEMPLATE"},
+		"not a URL":              {map[string]string{"SITES_URL_TEMPLATE": "/{deployment}/"}, "SITES_URL_TEMPLATE"},
+		"a query":                {map[string]string{"SITES_URL_TEMPLATE": "http://127.0.0.1:8081/{deployment}/?x=1"}, "SITES_URL_TEMPLATE"},
+		"the product's origin":   {map[string]string{"SITES_URL_TEMPLATE": "http://127.0.0.1:8080/sites/{deployment}/"}, "SITES_URL_TEMPLATE"},
+		"cache size":             {map[string]string{"SITES_CACHE_BYTES": "lots"}, "SITES_CACHE_BYTES"},
+	}
+	// Builder mode serves no sites: the product may listen where they would.
+	builder := productionEnv()
+	builder["CONVEX_API"], builder["HTTP_ADDR"] = "builder", "127.0.0.1:8081"
+	if _, err := config.Load(envOf(builder)); err != nil {
+		t.Errorf("builder mode on 127.0.0.1:8081: %v", err)
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := productionEnv()
+			for k, v := range c.change {
+				env[k] = v
+			}
+			_, err := config.Load(envOf(env))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one naming %s", err, c.want)
+			}
+		})
 	}
 }

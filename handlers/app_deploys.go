@@ -38,7 +38,7 @@ func (s *Server) renderDeploys(w http.ResponseWriter, r *http.Request, app model
 		item := views.DeployItem{
 			ID: d.ID, AppID: app.ID, Status: d.Status, Error: d.Error, By: d.UserEmail.String,
 			At: d.CreatedAt, Bytes: d.BundleBytes, Files: d.FileCount, Duration: d.Duration(),
-			SiteURL: d.SiteURL, Rollback: d.RollbackOf.Valid,
+			SiteURL: d.SiteURL, Rollback: d.RollbackOf.Valid, Live: d.Live,
 		}
 		// Any kept bundle but the one live now can be redeployed.
 		item.CanRollBack = d.BundleKept && d.Status != models.DeployUploading && !(i == 0 && d.Status == models.DeployLive) &&

@@ -60,6 +60,8 @@ type bundle struct {
 	sessions     *models.SessionCache
 	// replicaOptions are what every replica of the bundle is opened with.
 	replicaOptions []replica.Option
+	// sites is the first replica's sites handler (platform mode only).
+	sites http.Handler
 }
 
 type setupOptions struct {
@@ -204,6 +206,9 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 	r := b.startReplica(tb, b.cfg, first...)
 	b.db, b.jobs, b.statuses, b.sessions = r.DB(), r.Jobs(), r.Statuses(), r.Sessions()
 	b.app.Config.Handler = r.Handler()
+	if h := r.SitesHandler(); h != nil {
+		b.sites = h
+	}
 	return b
 }
 

@@ -81,7 +81,10 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 		}
 		// The outcome and its event are one transaction; a stale finish
 		// (another run finished the deploy) records nothing.
-		err := models.FinishDeploy(fctx, p.DB, d, status, message)
+		// A live deploy becomes what the site serves in that same
+		// transaction (platform mode flips the site's pointer).
+		live := func(tx *sqlx.Tx) error { return p.Publisher.Live(fctx, tx, d) }
+		err := models.FinishDeploy(fctx, p.DB, d, status, message, live)
 		if errors.Is(err, models.ErrStale) {
 			return nil
 		}
@@ -130,7 +133,7 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 	open := func() (io.ReadCloser, error) {
 		return &bundleReader{ReadCloser: models.OpenBundle(uctx, p.DB, d.BundleSHA256, d.BundleBytes), failed: &bundleErr}, nil
 	}
-	_, err = p.Convex.HostingDeploy(uctx, key, d.DeploymentName, d.BundleBytes, open)
+	err = p.Publisher.Publish(uctx, d, key, open)
 	switch {
 	case err == nil:
 		return finish(models.DeployLive, "")
@@ -141,7 +144,7 @@ func (w *DeployWorker) Work(ctx context.Context, job *river.Job[DeployArgs]) err
 		return finish(models.DeployFailed, bundleGoneMessage)
 	default:
 		p.Logger.Info("deploy failed", "app_id", d.AppID, "deploy_id", d.ID, "err", err)
-		return finish(models.DeployFailed, uploadMessage(err))
+		return finish(models.DeployFailed, p.Publisher.FailureMessage(err))
 	}
 }
 
@@ -221,6 +224,35 @@ func (r *bundleReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Publisher makes a deploy's bundle what the app's site serves (CONTRACT
+// §2.5): builder mode uploads it to Convex hosting (HostingPublisher);
+// platform mode unpacks it for chefdeploy's own sites listener.
+type Publisher interface {
+	// Publish does what must happen before the deploy can be recorded live.
+	// key is the app's deploy key; open streams the stored bundle anew
+	// each time it is called.
+	Publish(ctx context.Context, d models.Deploy, key string, open func() (io.ReadCloser, error)) error
+	// Live runs in the transaction that records the deploy live.
+	Live(ctx context.Context, tx *sqlx.Tx, d models.Deploy) error
+	// FailureMessage says why Publish failed, in words a person can act on.
+	FailureMessage(err error) string
+}
+
+// HostingPublisher uploads deploys to Convex hosting (builder mode).
+type HostingPublisher struct{ Hosting convex.Hosting }
+
+// Publish uploads the bundle with the deploy key.
+func (h HostingPublisher) Publish(ctx context.Context, d models.Deploy, key string, open func() (io.ReadCloser, error)) error {
+	_, err := h.Hosting.HostingDeploy(ctx, key, d.DeploymentName, d.BundleBytes, open)
+	return err
+}
+
+// Live has nothing to do: Convex serves what was uploaded last.
+func (HostingPublisher) Live(context.Context, *sqlx.Tx, models.Deploy) error { return nil }
+
+// FailureMessage is uploadMessage.
+func (HostingPublisher) FailureMessage(err error) string { return uploadMessage(err) }
 
 // uploadMessage says why an upload failed, in words a person can act on.
 func uploadMessage(err error) string {

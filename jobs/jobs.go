@@ -11,6 +11,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -37,10 +38,14 @@ type Deps struct {
 	// owner's login token (builder mode).
 	CredentialSource CredentialSource
 	// Convex is the provision-host client: hosting uploads.
-	Convex   *convex.Client
-	Config   *config.Config
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
+	Convex *convex.Client
+	// Publisher makes deploys live; nil = uploads to the Backend's
+	// hosting (builder mode). A Backend without hosting (platform mode)
+	// needs one: the replica gives it the sites publisher.
+	Publisher Publisher
+	Config    *config.Config
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry
 	// Hooks lets tests stop a worker at a chosen point; nil in production.
 	Hooks *Hooks
 }
@@ -100,6 +105,13 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	}
 	if d.Backend == nil {
 		d.Backend = convex.NewBuilder(d.Convex, convex.OAuthApp{ClientID: d.Config.OAuthClientID, ClientSecret: d.Config.OAuthClientSecret})
+	}
+	if d.Publisher == nil {
+		hosting := d.Backend.Hosting()
+		if hosting == nil {
+			return nil, errors.New("jobs: the Convex backend has no hosting, and no Publisher was given")
+		}
+		d.Publisher = HostingPublisher{Hosting: hosting}
 	}
 	if d.CredentialSource == nil {
 		d.CredentialSource = LoginTokens{DB: d.DB, Keys: d.Config.Credentials}

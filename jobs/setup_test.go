@@ -99,6 +99,7 @@ func setup(t *testing.T) *fixture {
 		DB: db, Convex: cx, Config: cfg, Hooks: hooks,
 		Backend:          convex.NewBuilder(cx, convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret}),
 		CredentialSource: LoginTokens{DB: db, Keys: cfg.Credentials},
+		Publisher:        HostingPublisher{Hosting: cx},
 	}
 	q, err := NewQueue(d, Options{})
 	if err != nil {

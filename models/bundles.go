@@ -126,8 +126,9 @@ func HoldBundle(ctx context.Context, tx *sqlx.Tx, sha string) (bool, error) {
 // it is no longer among the last $2 distinct bundles the app deployed, nor
 // among any other app's last $2, no deploy referencing it is in flight
 // (uploading, queued or waiting for its turn), and it is not what any app
-// serves now (its latest live deploy).
+// serves now (its latest live deploy, or the bundle its site points at).
 const prunable = `
+	NOT EXISTS (SELECT 1 FROM sites s WHERE s.bundle_sha256 = b.sha256) AND
 	b.sha256 IN (SELECT bundle_sha256 FROM ranked WHERE app_id = $1 AND rn > $2)
 	AND b.sha256 NOT IN (SELECT bundle_sha256 FROM ranked WHERE rn <= $2)
 	AND NOT EXISTS (SELECT 1 FROM deploys d WHERE d.bundle_sha256 = b.sha256 AND d.status = 'uploading')
@@ -178,6 +179,13 @@ func PruneBundles(ctx context.Context, db *sqlx.DB, appID string) (int64, error)
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, err
+	}
+	// The pruned bundles' unpacked files went with them; so do the file
+	// contents no other bundle shares.
+	if n > 0 {
+		if _, err := pruneSiteBlobs(ctx, tx); err != nil {
+			return 0, err
+		}
 	}
 	return n, tx.Commit()
 }

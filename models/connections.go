@@ -229,7 +229,12 @@ func Disconnect(ctx context.Context, tx *sqlx.Tx, appID string) (Connection, err
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
 	}
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	// The site goes down with the link (platform mode), and its bundles
+	// may be pruned again.
+	return c, TakeSiteDown(ctx, tx, appID)
 }
 
 // ConnectionWork is what the provisioning worker reads to start: the

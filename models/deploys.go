@@ -42,6 +42,8 @@ type Deploy struct {
 	FinishedAt     sql.NullTime   `db:"finished_at"`
 	// BundleKept is false once the bundle was pruned: no rollback to it.
 	BundleKept bool `db:"bundle_kept"`
+	// Live is true for the deploy the app serves now: its latest live one.
+	Live bool `db:"live"`
 }
 
 // Duration is how long the deploy took, or has taken so far.
@@ -55,7 +57,10 @@ func (d Deploy) Duration() time.Duration {
 const deploySelect = `
 	SELECT d.id, d.app_id, d.user_id, u.email AS user_email, d.bundle_sha256, d.bundle_bytes, d.file_count,
 	       d.deployment_name, d.status, d.error, d.site_url, d.rollback_of, d.created_at, d.finished_at,
-	       EXISTS (SELECT 1 FROM bundles b WHERE b.sha256 = d.bundle_sha256) AS bundle_kept
+	       EXISTS (SELECT 1 FROM bundles b WHERE b.sha256 = d.bundle_sha256) AS bundle_kept,
+	       (d.status = 'live' AND NOT EXISTS (
+	            SELECT 1 FROM deploys n
+	             WHERE n.app_id = d.app_id AND n.status = 'live' AND n.finished_at > d.finished_at)) AS live
 	  FROM deploys d LEFT JOIN users u ON u.id = d.user_id`
 
 // CreateDeploy records a deploy that is about to upload.
@@ -94,8 +99,10 @@ func AppDeploys(ctx context.Context, db sqlx.QueryerContext, appID string, limit
 
 // FinishDeploy records the outcome of an upload, with its deploy_done or
 // deploy_failed event, in one transaction; a live deploy marks the app
-// deployed. It is ErrStale when the deploy was already finished.
-func FinishDeploy(ctx context.Context, db *sqlx.DB, d Deploy, status, message string) error {
+// deployed. It is ErrStale when the deploy was already finished. live, when
+// given, runs in the same transaction once a deploy is recorded live: the
+// flip of what the app's site serves (platform mode).
+func FinishDeploy(ctx context.Context, db *sqlx.DB, d Deploy, status, message string, live ...func(tx *sqlx.Tx) error) error {
 	return InTx(ctx, db, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE deploys SET status = $2, error = $3, finished_at = now()
@@ -109,6 +116,11 @@ func FinishDeploy(ctx context.Context, db *sqlx.DB, d Deploy, status, message st
 		if status == DeployLive {
 			if _, err := tx.ExecContext(ctx, `UPDATE apps SET last_deployed_at = now() WHERE id = $1`, d.AppID); err != nil {
 				return err
+			}
+			for _, fn := range live {
+				if err := fn(tx); err != nil {
+					return err
+				}
 			}
 		}
 		kind, detail := EventDeployDone, fmt.Sprintf("%d files, %d bytes", d.FileCount, d.BundleBytes)

@@ -25,6 +25,7 @@ import (
 	"chefdeploy/jobs"
 	"chefdeploy/models"
 	"chefdeploy/sandbox"
+	"chefdeploy/sites"
 )
 
 // requestGrace is how long in-flight requests get to finish once Run's
@@ -54,6 +55,13 @@ type Replica struct {
 	pprof    *http.Server // nil without PPROF_ADDR
 	pprofL   net.Listener
 	ready    chan struct{}
+
+	// The sites listener (platform mode, CONTRACT §2.5); nil in builder
+	// mode. liveSites is what each deployment's site serves.
+	liveSites     *models.SiteCache
+	sitesHandler  *sites.Handler
+	sitesListener net.Listener // nil WithoutListener
+	sitesServer   *http.Server
 }
 
 // Option changes how Open builds a replica; production uses none but the
@@ -135,9 +143,14 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		DeploySecret: cfg.HostingDeploySecret,
 		BaseBackoff:  o.convexBackoff,
 	})
-	backend, creds, teams := convexMode(cfg, convexClient, r.db, o.convexBackoff)
+	mode := convexMode(cfg, convexClient, r.db, o.convexBackoff)
+	backend, creds, teams, publisher := mode.backend, mode.creds, mode.teams, mode.publisher
+	if publisher != nil {
+		r.liveSites = models.NewSiteCache(r.db, r.log)
+		r.sitesHandler = sites.NewHandler(cfg, r.db, r.liveSites, r.log.With("component", "sites"))
+	}
 	r.jobs, err = jobs.NewQueue(jobs.Deps{
-		DB: r.db, Backend: backend, CredentialSource: creds,
+		DB: r.db, Backend: backend, CredentialSource: creds, Publisher: publisher,
 		Convex: convexClient, Config: cfg, Logger: r.log, Registry: registry, Hooks: o.hooks,
 	}, jobs.Options{Work: r.working, PollInterval: o.pollInterval, SweepInterval: o.sweepInterval})
 	if err != nil {
@@ -204,6 +217,13 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		// their body (their handlers answer 503 and remove their temporary
 		// files) while short requests finish.
 		r.server.RegisterOnShutdown(web.StopUploads)
+		if r.sitesHandler != nil {
+			r.sitesListener, err = net.Listen("tcp", cfg.SitesAddr)
+			if err != nil {
+				return nil, fmt.Errorf("listening on %s (SITES_ADDR): %w", cfg.SitesAddr, err)
+			}
+			r.sitesServer = newSitesServer(r.sitesHandler, r.log)
+		}
 	}
 	if cfg.PprofAddr != "" {
 		r.pprofL, err = net.Listen("tcp", cfg.PprofAddr)
@@ -219,19 +239,60 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 	return r, nil
 }
 
+// Timeouts of the sites listener: it serves anyone on the internet, so a
+// slow client (slowloris) is cut off rather than holding a connection.
+const (
+	sitesReadHeaderTimeout = 5 * time.Second
+	sitesReadTimeout       = 10 * time.Second
+	sitesWriteTimeout      = 2 * time.Minute
+	sitesIdleTimeout       = time.Minute
+)
+
+// newSitesServer is the sites listener's server: no request body is read
+// (a site answers GET and HEAD), and headers are bounded.
+func newSitesServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: sitesReadHeaderTimeout,
+		ReadTimeout:       sitesReadTimeout,
+		WriteTimeout:      sitesWriteTimeout,
+		IdleTimeout:       sitesIdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // convexMode is the one place the CONVEX_API mode is chosen: the Backend
 // the connection flow and the handlers call, the CredentialSource those
-// calls act with, and where the team selector's teams come from. Builder
-// mode is the provision host with the login's access token and the teams
-// it lists; platform mode is the public Management API with the owner's
-// team grants, which are also the teams.
-func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff time.Duration) (convex.Backend, jobs.CredentialSource, handlers.TeamSource) {
+// calls act with, where the team selector's teams come from, and the
+// Publisher that makes deploys live.
+//   - builder: the provision host with the login's access token, the teams
+//     it lists, and Convex hosting the sites (no publisher: the deploy
+//     worker uploads to Backend.Hosting());
+//   - platform: the public Management API with the owner's team grants,
+//     which are also the teams; Convex has no public hosting, so we host
+//     the sites (the sites package's publisher, CONTRACT §2.5).
+func convexMode(cfg *config.Config, client *convex.Client, db *sqlx.DB, backoff time.Duration) convexWiring {
+	var m convexWiring
 	if cfg.ConvexAPI == config.ConvexAPIBuilder {
 		app := convex.OAuthApp{ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret}
-		return convex.NewBuilder(client, app), jobs.LoginTokens{DB: db, Keys: cfg.Credentials}, handlers.TeamsFromProvisionHost
+		m = convexWiring{convex.NewBuilder(client, app), jobs.LoginTokens{DB: db, Keys: cfg.Credentials}, handlers.TeamsFromProvisionHost, nil}
+	} else {
+		platform := convex.NewPlatform(convex.Options{BaseURL: cfg.ConvexAPIURL, BaseBackoff: backoff})
+		m = convexWiring{convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}, handlers.TeamsFromGrants, nil}
 	}
-	platform := convex.NewPlatform(convex.Options{BaseURL: cfg.ConvexAPIURL, BaseBackoff: backoff})
-	return convex.NewPlatformBackend(platform), jobs.TeamGrants{DB: db, Keys: cfg.Credentials}, handlers.TeamsFromGrants
+	if m.backend.Hosting() == nil {
+		m.publisher = sites.Publisher{DB: db, TempDir: cfg.UploadTempDir}
+	}
+	return m
+}
+
+// convexWiring is what convexMode chose.
+type convexWiring struct {
+	backend   convex.Backend
+	creds     jobs.CredentialSource
+	teams     handlers.TeamSource
+	publisher jobs.Publisher // nil: Convex hosts the sites
 }
 
 // registerCacheMetrics exports a cache's hits and misses
@@ -257,10 +318,14 @@ type loop struct {
 // loops are the replica's background parts. Each replica runs its own; work
 // that must happen once for the whole fleet belongs in a job instead.
 func (r *Replica) loops() []loop {
-	return []loop{
+	loops := []loop{
 		{"status cache listener", func(ctx context.Context) error { return r.statuses.Run(ctx, r.cfg.DatabaseURL) }},
 		{"session cache listener", func(ctx context.Context) error { return r.sessions.Run(ctx, r.cfg.DatabaseURL) }},
 	}
+	if r.liveSites != nil {
+		loops = append(loops, loop{"site cache listener", func(ctx context.Context) error { return r.liveSites.Run(ctx, r.cfg.DatabaseURL) }})
+	}
+	return loops
 }
 
 // Run starts the background loops and the job workers, then serves until
@@ -290,9 +355,12 @@ func (r *Replica) Run(ctx context.Context) error {
 		go r.pprof.Serve(r.pprofL)
 		defer r.pprof.Close()
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	if r.server != nil {
 		go func() { serveErr <- r.server.Serve(r.listener) }()
+	}
+	if r.sitesServer != nil {
+		go func() { serveErr <- r.sitesServer.Serve(r.sitesListener) }()
 	}
 	close(r.ready)
 
@@ -310,6 +378,15 @@ func (r *Replica) Run(ctx context.Context) error {
 		if serr := r.server.Shutdown(reqCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 			r.log.Warn("requests still running after the grace period; closing their connections", "grace", requestGrace)
 			r.server.Close()
+		}
+		cancel()
+	}
+	if r.sitesServer != nil {
+		// Sites answer quickly: whatever is still running after the
+		// product's grace is cut off.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if serr := r.sitesServer.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			r.sitesServer.Close()
 		}
 		cancel()
 	}
@@ -334,9 +411,15 @@ func (r *Replica) Run(ctx context.Context) error {
 // Ready is closed once Run has started the loops, the workers and the server.
 func (r *Replica) Ready() <-chan struct{} { return r.ready }
 
-// Listening reports whether both caches hear every change, so they serve
+// Listening reports whether every cache hears every change, so they serve
 // from memory.
-func (r *Replica) Listening() bool { return r.statuses.Listening() && r.sessions.Listening() }
+func (r *Replica) Listening() bool {
+	return r.statuses.Listening() && r.sessions.Listening() && (r.liveSites == nil || r.liveSites.Listening())
+}
+
+// SitesHandler is the sites listener's handler (platform mode; nil in
+// builder mode), for tests that serve it themselves WithoutListener.
+func (r *Replica) SitesHandler() *sites.Handler { return r.sitesHandler }
 
 // Handler is every route of the product, as the replica's server serves it.
 func (r *Replica) Handler() http.Handler { return r.handler }
@@ -359,11 +442,12 @@ func (r *Replica) Sessions() *models.SessionCache { return r.sessions }
 // returned.
 func (r *Replica) Close() error {
 	var errs []error
-	for _, l := range []net.Listener{r.listener, r.pprofL} {
-		if l != nil {
-			if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
+	for _, l := range []net.Listener{r.listener, r.sitesListener, r.pprofL} {
+		if l == nil {
+			continue
+		}
+		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
 		}
 	}
 	if r.sandbox != nil {

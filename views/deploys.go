@@ -83,6 +83,8 @@ type DeployItem struct {
 	// Now is the time the page is rendered at, for relative times; zero
 	// means the clock's.
 	Now time.Time
+	// Live marks the deploy the app's site serves now.
+	Live bool
 }
 
 // NoteClasses colour the deploy's message: an error, or why it was superseded.
