@@ -156,15 +156,17 @@ func (d DeployItem) StatusClasses() string {
 	return base + "bg-sky-50 text-sky-700 ring-sky-600/20"
 }
 
-// Steps are the deploy's progress: validating, uploading, live or failed.
+// Steps are the deploy's progress: validating, publishing, live or failed.
+// They name no host: Convex hosts the site in builder mode, chefdeploy's
+// sites listener in platform mode.
 func (d DeployItem) Steps() []Step {
 	switch d.Status {
 	case models.DeployLive:
-		return []Step{{"Validated", "done"}, {"Uploaded", "done"}, {"Live", "done"}}
+		return []Step{{"Validated", "done"}, {"Published", "done"}, {"Live", "done"}}
 	case models.DeployFailed:
-		return []Step{{"Validated", "done"}, {"Upload failed", "failed"}}
+		return []Step{{"Validated", "done"}, {"Publishing failed", "failed"}}
 	case models.DeploySuperseded:
 		return []Step{{"Validated", "done"}, {"Superseded by a newer deploy", "done"}}
 	}
-	return []Step{{"Validated", "done"}, {"Uploading to Convex hosting", "active"}, {"Live", "pending"}}
+	return []Step{{"Validated", "done"}, {"Publishing the site", "active"}, {"Live", "pending"}}
 }
