@@ -2,8 +2,8 @@ package convex
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"io"
 )
 
