@@ -21,5 +21,9 @@ func (s *Server) appRename(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
+	// This replica's copy goes now; the others' when the notification of
+	// the change reaches them. The page the redirect leads to shows the new
+	// name either way on this replica.
+	s.statuses.Invalidate(app.ID)
 	http.Redirect(w, r, "/apps/"+app.ID, http.StatusSeeOther)
 }
