@@ -126,6 +126,13 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		}
 	}()
 
+	// What a killed replica left in the temporary directory goes first.
+	if n, err := sweepTempFiles(cfg.UploadTempDir, staleTempFileAge, time.Now()); err != nil {
+		r.log.Warn("removing leftover temporary files", "dir", cfg.UploadTempDir, "removed", n, "err", err)
+	} else if n > 0 {
+		r.log.Info("removed leftover temporary files", "dir", cfg.UploadTempDir, "removed", n)
+	}
+
 	r.db, err = models.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
