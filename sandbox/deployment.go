@@ -196,3 +196,32 @@ func (s *Sandbox) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	s.renderPage(w, http.StatusOK, dashboardPage(v))
 }
+
+// teamDashboard is a team's page: its live projects against its quota, each
+// linking to its deployment's page (where the product's "Open team in
+// Convex" goes).
+func (s *Sandbox) teamDashboard(w http.ResponseWriter, r *http.Request) {
+	team, ok := teamsBySlug[r.PathValue("team")]
+	if !ok {
+		s.renderPage(w, http.StatusNotFound, errorPage("Team not found", "There is no team named "+r.PathValue("team")+" in the sandbox."))
+		return
+	}
+	v := teamDashboardView{TeamName: team.Name, TeamSlug: team.Slug, Quota: s.quotaOf(team)}
+	s.mu.Lock()
+	for _, p := range s.liveProjectsLocked(team.Slug) {
+		v.Projects = append(v.Projects, teamDashboardProject{Name: p.Name, DeploymentName: p.DeploymentName, URL: s.base + "/dashboard/d/" + p.DeploymentName})
+	}
+	s.mu.Unlock()
+	s.renderPage(w, http.StatusOK, teamDashboardPage(v))
+}
+
+// teamDashboardView is a team's page.
+type teamDashboardView struct {
+	TeamName, TeamSlug string
+	Quota              int
+	Projects           []teamDashboardProject
+}
+
+type teamDashboardProject struct {
+	Name, DeploymentName, URL string
+}

@@ -253,3 +253,25 @@ func TestDashboardShowsNamesNotValues(t *testing.T) {
 		t.Errorf("unknown deployment: %d", rp.status)
 	}
 }
+
+// The team page is where the product's "Open team in Convex" goes
+// ({CONVEX_DASHBOARD_URL}/t/{slug}): the team, its live projects against
+// its quota, each linking to its deployment's page.
+func TestDashboardTeamPage(t *testing.T) {
+	t.Parallel()
+	f := setup(t, sandbox.Options{})
+	p := f.connect(t, sandbox.UserAda, "nearly-full", "Team Page App")
+	rp := f.send(t, "GET", "/dashboard/t/nearly-full", nil, nil)
+	page := string(rp.body)
+	if rp.status != http.StatusOK {
+		t.Fatalf("team page = %d", rp.status)
+	}
+	for _, want := range []string{"Nearly Full", "nearly-full", "1 of 3 projects", "/dashboard/d/" + p.DeploymentName + `"`, "Team Page App"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("team page lacks %q:\n%s", want, page)
+		}
+	}
+	if rp := f.send(t, "GET", "/dashboard/t/no-such-team", nil, nil); rp.status != http.StatusNotFound {
+		t.Errorf("unknown team: %d", rp.status)
+	}
+}

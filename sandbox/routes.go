@@ -60,6 +60,7 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /sites/{name}", s.siteRoot)
 	mux.HandleFunc("GET /sites/{name}/{path...}", s.siteFile)
 	mux.HandleFunc("GET /dashboard/d/{name}", s.dashboard)
+	mux.HandleFunc("GET /dashboard/t/{team}", s.teamDashboard)
 	// The embeddable dashboard the product frames (CONTRACT §2.4).
 	mux.HandleFunc("GET /dashboard-embedded/{page}", s.embeddedDashboard)
 	mux.HandleFunc("GET /dashboard-embedded/static/embed.js", s.embeddedDashboardScript)
