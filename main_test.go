@@ -23,6 +23,11 @@ import (
 // that sends it the shutdown signal and waits for it to end.
 func start(t *testing.T, env map[string]string, out io.Writer) (stop func() error) {
 	t.Helper()
+	if _, set := env["SITES_ADDR"]; !set {
+		// Platform mode (the default) listens for sites too: each product
+		// on its own port, not the default 8081 that parallel tests share.
+		env["SITES_ADDR"] = webtest.FreeAddr(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }()

@@ -120,9 +120,12 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		o.logger = slog.Default()
 	}
 	r = &Replica{cfg: cfg, log: o.logger, working: !o.noWorkers, ready: make(chan struct{})}
+	// On failure what was opened is released: the replica itself, since
+	// the r returned with the error is nil.
+	opened := r
 	defer func() {
 		if err != nil {
-			r.Close()
+			opened.Close()
 		}
 	}()
 
