@@ -71,10 +71,17 @@ func serve(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 		return err
 	}
 	defer r.Close()
-	mode := "Convex at " + cfg.ProvisionHost
+	convexURL := cfg.ConvexAPIURL
+	if cfg.ConvexAPI == config.ConvexAPIBuilder {
+		convexURL = cfg.ProvisionHost
+	}
+	mode := "Convex at " + convexURL
 	if cfg.Sandbox {
-		mode = "the built-in Convex sandbox at " + cfg.ProvisionHost
+		mode = "the built-in Convex sandbox at " + convexURL
 	}
 	fmt.Fprintf(stdout, "chefdeploy is listening on %s (using %s)\n", cfg.BaseURL, mode)
+	if r.SitesHandler() != nil {
+		fmt.Fprintf(stdout, "deployed sites are served on %s at %s\n", cfg.SitesAddr, cfg.SitesURLTemplate)
+	}
 	return r.Run(ctx)
 }

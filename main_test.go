@@ -80,6 +80,9 @@ func TestSandboxModeEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), "listening on "+base) {
 		t.Errorf("start-up line missing the URL: %q", out.String())
 	}
+	if sites := "deployed sites are served on " + env["SITES_ADDR"] + " at http://" + env["SITES_ADDR"] + "/{deployment}/"; !strings.Contains(out.String(), sites) {
+		t.Errorf("start-up lines do not say where the sites are (%q): %q", sites, out.String())
+	}
 	c := webtest.Browser(t)
 	webtest.Login(t, c, base, base+"/sandbox/oidc/authorize", "ada")
 	home := webtest.Do(t, c, "GET", base+"/", nil)
