@@ -69,5 +69,6 @@ func (s *Server) Routes() http.Handler {
 	h = securityHeaders(s.cfg)(h)
 	h = s.recoverPanics(h)
 	h = requestID(h)
+	h = ownStack(h) // the request's deep stack leaves with it (middleware.go)
 	return h
 }

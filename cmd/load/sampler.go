@@ -20,6 +20,7 @@ type sampler struct {
 	p           *product
 	mu          sync.Mutex
 	peakRSS     map[string]float64 // bytes, by replica
+	atPeak      map[string]memory  // what the Go runtime held when RSS peaked
 	peakPool    map[string]float64 // the replica's open pool connections
 	peakBackend int                // pg_stat_activity rows on the database
 	scrapeErrs  int
@@ -29,7 +30,7 @@ type sampler struct {
 }
 
 func newSampler(p *product) *sampler {
-	return &sampler{p: p, peakRSS: map[string]float64{}, peakPool: map[string]float64{}, counters: map[string][2]float64{}}
+	return &sampler{p: p, peakRSS: map[string]float64{}, atPeak: map[string]memory{}, peakPool: map[string]float64{}, counters: map[string][2]float64{}}
 }
 
 func (s *sampler) run(ctx context.Context) {
@@ -56,7 +57,10 @@ func (s *sampler) sample(ctx context.Context) {
 			s.mu.Unlock()
 			continue
 		}
-		s.peakRSS[base] = max(s.peakRSS[base], m["process_resident_memory_bytes"])
+		if rss := m["process_resident_memory_bytes"]; rss > s.peakRSS[base] {
+			s.peakRSS[base] = rss
+			s.atPeak[base] = memoryOf(m)
+		}
 		for name, v := range m {
 			if strings.HasPrefix(name, "go_sql_open_connections") {
 				s.peakPool[base] = max(s.peakPool[base], v)
@@ -97,6 +101,7 @@ func (s *sampler) report(w io.Writer) {
 	defer s.mu.Unlock()
 	for _, base := range s.p.metricsBases {
 		fmt.Fprintf(w, "%s: peak RSS %.0f MB, peak open pool connections %.0f (go_sql_open_connections)\n", base, s.peakRSS[base]/(1<<20), s.peakPool[base])
+		fmt.Fprintf(w, "  at the peak: %s\n", s.atPeak[base])
 	}
 	if s.p.db != nil {
 		fmt.Fprintf(w, "peak PostgreSQL connections on %s (pg_stat_activity, every replica and listener): %d\n", s.p.dbName, s.peakBackend)
@@ -134,4 +139,26 @@ func dbNameOf(raw string) string {
 		return ""
 	}
 	return strings.TrimPrefix(u.Path, "/")
+}
+
+// memory is what the Go runtime reported holding at one scrape, in bytes.
+type memory struct {
+	heapInUse, heapFree, stacks, nextGC, goroutines float64
+}
+
+func memoryOf(m map[string]float64) memory {
+	return memory{
+		heapInUse: m["go_memstats_heap_inuse_bytes"],
+		// Freed by the GC but not yet returned to the OS: still in RSS.
+		heapFree:   m["go_memstats_heap_idle_bytes"] - m["go_memstats_heap_released_bytes"],
+		stacks:     m["go_memstats_stack_inuse_bytes"],
+		nextGC:     m["go_memstats_next_gc_bytes"],
+		goroutines: m["go_goroutines"],
+	}
+}
+
+func (m memory) String() string {
+	const mb = 1 << 20
+	return fmt.Sprintf("heap in use %.0f MB, heap freed but kept %.0f MB, goroutine stacks %.0f MB (%.0f goroutines), next GC at %.0f MB",
+		m.heapInUse/mb, m.heapFree/mb, m.stacks/mb, m.goroutines, m.nextGC/mb)
 }
