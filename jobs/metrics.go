@@ -38,8 +38,22 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}),
 	}
 	reg.MustRegister(m.outcomes, m.failures, m.deploys, m.duration)
+	// Every known series exists from the start at 0: a rate or a ratio
+	// over them is 0, not "no data", until the first failure.
+	for _, outcome := range []string{"connected", "failed", "deadline"} {
+		m.outcomes.WithLabelValues(outcome)
+	}
+	for _, reason := range failureReasons {
+		m.failures.WithLabelValues(reason)
+	}
+	for _, outcome := range []string{"live", "failed"} {
+		m.deploys.WithLabelValues(outcome)
+	}
 	return m
 }
+
+// failureReasons are the values failureReason gives.
+var failureReasons = []string{"deadline", "quota", "sso", "unauthorized", "forbidden", "deploy_key", "rate_limited", "convex_5xx", "invalid_response", "other"}
 
 func (m *metrics) connected(since time.Time) {
 	m.outcomes.WithLabelValues("connected").Inc()

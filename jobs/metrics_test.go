@@ -1,6 +1,9 @@
 package jobs
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestFailureReasonsFollowTheContractMessages(t *testing.T) {
 	t.Parallel()
@@ -21,6 +24,10 @@ func TestFailureReasonsFollowTheContractMessages(t *testing.T) {
 	} {
 		if got := failureReason(tt.outcome, tt.message); got != tt.want {
 			t.Errorf("failureReason(%q, %q) = %q, want %q", tt.outcome, tt.message, got, tt.want)
+		}
+		// The series exported at 0 from the start are the reasons given.
+		if !slices.Contains(failureReasons, tt.want) {
+			t.Errorf("failureReasons lacks %q", tt.want)
 		}
 	}
 }
