@@ -19,6 +19,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,6 +202,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// The measured run starts with an empty recorder.
 	*rec = *loadtest.NewRecorder()
 	started := time.Now()
+	cpuFrom := readCPU(ctx, p)
+	if s.profile {
+		stop, err := profileSelf(filepath.Join(s.workDir, "load-cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintf(stdout, "measuring for %v: pollers, %.0f connects/s (%d in flight at most), %d deploys of %d KB…\n",
 		s.duration, s.connectRate, s.inFlight, s.deploys, s.siteBytes>>10)
 	runCtx, stopRun := context.WithTimeout(ctx, s.duration)
@@ -213,6 +223,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	work.Go(func() { deployLoop(runCtx, p.base, signed[0], rec, s.deploys, s.siteBytes, s.duration) })
 	<-runCtx.Done()
 	elapsed := time.Since(started)
+	cpuTo := readCPU(ctx, p)
 	stopPolls()
 	pollers.Wait()
 	work.Wait()
@@ -240,6 +251,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "connects not started because %d were already in flight: %d of %.0f planned\n", s.inFlight, n, s.connectRate*elapsed.Seconds())
 	}
 	sampler.report(stdout)
+	reportCPU(stdout, cpuFrom, cpuTo, runtime.NumCPU())
 	if txPerPoll >= 0 {
 		fmt.Fprintf(stdout, "database transactions per status poll (second half of the warm-up, pollers only, pg_stat_database of %s; includes the replicas' background work, about 60/s each): %.3f\n", p.dbName, txPerPoll)
 	} else {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"chefdeploy/loadtest"
@@ -45,4 +46,21 @@ func profile(ctx context.Context, r *loadtest.Process, dir string, run time.Dura
 	save("heap-end.pprof", "heap", 10*time.Second)
 	save("goroutines.txt", "goroutine?debug=1", 10*time.Second)
 	fmt.Fprintf(stdout, "profiles of %s saved in %s (go tool pprof %s)\n", r.Name, dir, filepath.Join(dir, "cpu.pprof"))
+}
+
+// profileSelf records this load tool's own CPU profile (its browsers and
+// the sandbox) into path until stop is called.
+func profileSelf(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

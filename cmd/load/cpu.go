@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"chefdeploy/loadtest"
+)
+
+// cpuClock reads, at one moment, the CPU time spent so far by the
+// product's replicas (their process_cpu_seconds_total), by this load tool
+// (its clients and the sandbox it serves) and by the whole machine, so the
+// run can say where the cores went: on a shared machine the load
+// generator's own work is part of what the product's latency pays for.
+type cpuClock struct {
+	at       time.Time
+	replicas float64
+	self     float64
+	machine  float64 // busy seconds, all CPUs (/proc/stat)
+}
+
+func readCPU(ctx context.Context, p *product) cpuClock {
+	c := cpuClock{at: time.Now()}
+	for _, base := range p.metricsBases {
+		if m, err := loadtest.ScrapeMetrics(ctx, base, p.metricsToken); err == nil {
+			c.replicas += m["process_cpu_seconds_total"]
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.self = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	}
+	c.machine = machineBusySeconds()
+	return c
+}
+
+// machineBusySeconds is the first line of /proc/stat: the time all CPUs
+// spent not idle, in USER_HZ ticks (100 a second on Linux).
+func machineBusySeconds() float64 {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 { // idle and iowait
+			busy += v
+		}
+	}
+	return busy / 100
+}
+
+// reportCPU prints the cores each part kept busy between from and to.
+func reportCPU(w io.Writer, from, to cpuClock, cpus int) {
+	secs := to.at.Sub(from.at).Seconds()
+	if secs <= 0 {
+		return
+	}
+	product := (to.replicas - from.replicas) / secs
+	self := (to.self - from.self) / secs
+	machine := (to.machine - from.machine) / secs
+	fmt.Fprintf(w, "CPU over the measured run, in cores busy of %d: product %.2f, load tool (its browsers and the sandbox) %.2f, everything else (PostgreSQL, HAProxy, other processes) %.2f, idle %.2f\n",
+		cpus, product, self, max(0, machine-product-self), max(0, float64(cpus)-machine))
+}
