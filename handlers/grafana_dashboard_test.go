@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"chefdeploy/sandbox"
 	"chefdeploy/handlers/webtest"
+	"chefdeploy/sandbox"
 )
 
 // The Grafana dashboard in deploy/grafana only charts what the product
