@@ -28,6 +28,10 @@ func start(t *testing.T, env map[string]string, out io.Writer) (stop func() erro
 		// on its own port, not the default 8081 that parallel tests share.
 		env["SITES_ADDR"] = webtest.FreeAddr(t)
 	}
+	if _, set := env["AUTH_KEY_STOCK"]; !set {
+		// A few keys, not production's 200 at ~50 ms of a core each.
+		env["AUTH_KEY_STOCK"] = "2"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }()
