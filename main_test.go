@@ -28,6 +28,10 @@ func start(t *testing.T, env map[string]string, out io.Writer) (stop func() erro
 		// on its own port, not the default 8081 that parallel tests share.
 		env["SITES_ADDR"] = webtest.FreeAddr(t)
 	}
+	if _, set := env["AUTH_KEY_STOCK"]; !set {
+		// A few keys, not production's 200 at ~50 ms of a core each.
+		env["AUTH_KEY_STOCK"] = "2"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }()
@@ -255,6 +259,9 @@ func TestCredentialsReseal(t *testing.T) {
 	tx.Commit()
 	deployKey, _ := oldRing.SealString("project:acme:app|deploy", models.DeployKeyPurpose(app.ID))
 	models.CompleteConnection(ctx, db, app.ID, c.Attempt, models.ConnectedProject{SealedDeployKey: deployKey})
+	if err := models.StockAuthKey(ctx, db, oldRing, []byte("auth-key-der")); err != nil {
+		t.Fatal(err)
+	}
 
 	env := map[string]string{"DATABASE_URL": dbURL, "PROVISION_HOST": "https://api.convex.dev",
 		"CONVEX_OAUTH_CLIENT_ID": "c", "CONVEX_OAUTH_CLIENT_SECRET": "s",
@@ -264,7 +271,7 @@ func TestCredentialsReseal(t *testing.T) {
 	if err := run(ctx, []string{"credentials", "reseal"}, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "1 user tokens, 1 session tokens, 1 deploy keys") {
+	if !strings.Contains(out.String(), "1 user tokens, 1 session tokens, 1 deploy keys, 0 team grants, 1 stocked auth keys") {
 		t.Fatalf("reseal said %q", out.String())
 	}
 	newOnly, _ := credentials.ParseKeyring(newSpec)
@@ -272,17 +279,20 @@ func TestCredentialsReseal(t *testing.T) {
 		{`SELECT convex_token FROM users`, models.UserTokenPurpose(u.ID), "team:acme|user-token"},
 		{`SELECT convex_token FROM sessions`, models.SessionTokenPurpose(models.HashSessionID("sid")), "team:acme|session-token"},
 		{`SELECT deploy_key FROM connections`, models.DeployKeyPurpose(app.ID), "project:acme:app|deploy"},
+		{`SELECT sealed_key FROM auth_key_stock`, models.AuthKeyPurpose, "auth-key-der"},
 	}
 	for _, ch := range checks {
 		var sealed string
-		db.Get(&sealed, ch.query)
+		if err := db.Get(&sealed, ch.query); err != nil {
+			t.Fatal(err)
+		}
 		if got, err := newOnly.OpenString(sealed, ch.purpose); err != nil || got != ch.want {
 			t.Errorf("%s: the new key alone cannot open it (%v)", ch.query, err)
 		}
 	}
 	out.Reset()
 	run(ctx, []string{"credentials", "reseal"}, func(k string) string { return env[k] }, &out)
-	if !strings.Contains(out.String(), "0 user tokens, 0 session tokens, 0 deploy keys") {
+	if !strings.Contains(out.String(), "0 user tokens, 0 session tokens, 0 deploy keys, 0 team grants, 0 stocked auth keys") {
 		t.Fatalf("a second reseal changed something: %q", out.String())
 	}
 }

@@ -21,7 +21,7 @@ func runCredentials(ctx context.Context, db *sqlx.DB, cfg *config.Config, args [
 	if err != nil {
 		return fmt.Errorf("resealing: %w", err)
 	}
-	fmt.Fprintf(stdout, "resealed with key %s: %d user tokens, %d session tokens, %d deploy keys, %d team grants\n",
-		cfg.Credentials.ActiveKeyID(), counts.Users, counts.Sessions, counts.Connections, counts.TeamGrants)
+	fmt.Fprintf(stdout, "resealed with key %s: %d user tokens, %d session tokens, %d deploy keys, %d team grants, %d stocked auth keys\n",
+		cfg.Credentials.ActiveKeyID(), counts.Users, counts.Sessions, counts.Connections, counts.TeamGrants, counts.AuthKeys)
 	return nil
 }

@@ -35,6 +35,10 @@ const (
 	DefaultUploadMinRate      = 16 << 10
 	DefaultUploadRateWindow   = 10 * time.Second
 	DefaultMaxAppsPerUser     = 200
+	// DefaultAuthKeyStock is how many Convex Auth keys are kept made ahead
+	// of time: at 20 connects a second, ten seconds' worth.
+	DefaultAuthKeyStock = 200
+	maxAuthKeyStock     = 10000
 
 	// DefaultSitesAddr is where platform mode serves the deployed sites,
 	// DefaultSitesURLTemplate their public URL, and DefaultSitesCacheBytes
@@ -123,6 +127,10 @@ type Config struct {
 	UploadRateWindow time.Duration
 	// MaxAppsPerUser is how many apps one user may have (MAX_APPS_PER_USER).
 	MaxAppsPerUser int
+	// AuthKeyStock is how many Convex Auth keys the fleet keeps made ahead
+	// of time in PostgreSQL (AUTH_KEY_STOCK); 0 keeps none, and each
+	// connect makes its own.
+	AuthKeyStock int
 	// MetricsToken is the bearer a scraper presents for /metrics
 	// (METRICS_TOKEN); empty serves no metrics.
 	MetricsToken string
@@ -337,6 +345,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, errors.New("MAX_APPS_PER_USER must be a positive number of apps")
 		}
 		c.MaxAppsPerUser = n
+	}
+
+	c.AuthKeyStock = DefaultAuthKeyStock
+	if raw := env("AUTH_KEY_STOCK", ""); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 || n > maxAuthKeyStock {
+			return nil, fmt.Errorf("AUTH_KEY_STOCK must be a number of keys from 0 to %d", maxAuthKeyStock)
+		}
+		c.AuthKeyStock = n
 	}
 
 	if c.LoginRateLimit, err = parseRateLimit("LOGIN_RATE_LIMIT", env("LOGIN_RATE_LIMIT", ""), DefaultLoginRateLimit); err != nil {

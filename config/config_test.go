@@ -59,8 +59,27 @@ func TestProductionDefaults(t *testing.T) {
 	if cfg.MaxAppsPerUser != 200 {
 		t.Errorf("MaxAppsPerUser = %d, want 200", cfg.MaxAppsPerUser)
 	}
+	if cfg.AuthKeyStock != 200 {
+		t.Errorf("AuthKeyStock = %d, want 200", cfg.AuthKeyStock)
+	}
 	if cfg.Sandbox || cfg.ConnectionDeadline != 15*time.Second || cfg.SecureCookies() {
 		t.Errorf("sandbox=%v deadline=%v secure=%v", cfg.Sandbox, cfg.ConnectionDeadline, cfg.SecureCookies())
+	}
+}
+
+// AUTH_KEY_STOCK may be 0: no stock, every key made when it is needed.
+func TestAuthKeyStockMayBeOff(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]int{"0": 0, "3": 3, "10000": 10000} {
+		env := productionEnv()
+		env["AUTH_KEY_STOCK"] = raw
+		cfg, err := config.Load(envOf(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.AuthKeyStock != want {
+			t.Errorf("AUTH_KEY_STOCK=%s gives %d", raw, cfg.AuthKeyStock)
+		}
 	}
 }
 
@@ -96,6 +115,9 @@ func TestMissingOrBadSettingIsNamed(t *testing.T) {
 		"zero app limit":      {map[string]string{"MAX_APPS_PER_USER": "0"}, "MAX_APPS_PER_USER"},
 		"public pprof":        {map[string]string{"PPROF_ADDR": "0.0.0.0:6060"}, "PPROF_ADDR"},
 		"pprof without port":  {map[string]string{"PPROF_ADDR": "127.0.0.1"}, "PPROF_ADDR"},
+		"bad key stock":       {map[string]string{"AUTH_KEY_STOCK": "many"}, "AUTH_KEY_STOCK"},
+		"negative key stock":  {map[string]string{"AUTH_KEY_STOCK": "-1"}, "AUTH_KEY_STOCK"},
+		"huge key stock":      {map[string]string{"AUTH_KEY_STOCK": "10001"}, "AUTH_KEY_STOCK"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -183,6 +183,9 @@ func newBundle(tb testing.TB, opts ...func(*setupOptions)) *bundle {
 		// the ones about rate limits set their own.
 		"LOGIN_RATE_LIMIT":  "off",
 		"ACTION_RATE_LIMIT": "off",
+		// Each working replica tops up the auth key stock: a few keys, not
+		// production's 200 at ~50 ms of a core each.
+		"AUTH_KEY_STOCK": "2",
 	}
 	for k, v := range o.env {
 		b.env[k] = v

@@ -225,6 +225,7 @@ func startProductProcess(tb testing.TB, sandboxURL, addr string) *productProcess
 		"MAX_UPLOADS_PER_USER":       "16",
 		"DATA_DIR":                   tb.TempDir(),
 		"TMPDIR":                     os.TempDir(),
+		"AUTH_KEY_STOCK":             "2", // not production's 200 keys, ~50 ms of a core each
 	}
 	if sandboxURL == "" {
 		// Sandbox mode: the product serves the sandbox itself, as `make run`.

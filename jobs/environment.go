@@ -41,7 +41,7 @@ func (p *workerDeps) configureEnvironment(ctx context.Context, deploymentURL, de
 	add := func(name, value string) { changes = append(changes, convex.EnvChange{Name: name, Value: &value}) }
 	switch {
 	case !set[0] && !set[1]:
-		key, err := p.keys.get()
+		key, err := p.keys.get(ctx)
 		if err != nil {
 			return err
 		}

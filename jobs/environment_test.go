@@ -57,19 +57,3 @@ func TestAuthKeysRoundTrip(t *testing.T) {
 		}
 	}
 }
-
-func TestKeyPoolHandsOutDistinctKeys(t *testing.T) {
-	t.Parallel()
-	pool := newKeyPool(2)
-	a, err := pool.get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pool.get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Equal(b) || a.N.BitLen() != 2048 {
-		t.Fatal("the pool handed out the same key twice, or a short one")
-	}
-}

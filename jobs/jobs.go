@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -83,12 +84,15 @@ type Options struct {
 const rescueStuckJobsAfter = longestJob + time.Minute
 
 // Queue is the job client with what runs beside it: the owner of connection
-// transitions, and the deadline sweeper every working replica runs.
+// transitions, and the deadline sweeper and auth key filler every working
+// replica runs.
 type Queue struct {
 	*Client
 	Connections *Connections
 	sweeper     *DeadlineSweeper
-	stopSweeper context.CancelFunc
+	keys        *authKeySource
+	stopLoops   context.CancelFunc
+	filling     sync.WaitGroup
 	work        bool
 }
 
@@ -116,7 +120,10 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	if d.CredentialSource == nil {
 		d.CredentialSource = LoginTokens{DB: d.DB, Keys: d.Config.Credentials}
 	}
-	deps := &workerDeps{Deps: d, metrics: newMetrics(d.Registry), keys: newKeyPool(4)}
+	m := newMetrics(d.Registry)
+	keys := newAuthKeySource(d.DB, d.Config.Credentials, d.Config.AuthKeyStock, m.inline,
+		slog.New(newRepeatFilter(d.Logger.Handler(), repeatQuiet)).With("component", "auth-key-stock"))
+	deps := &workerDeps{Deps: d, metrics: m, keys: keys}
 	d.Registry.MustRegister(newQueueCollector(d.DB))
 
 	workers := river.NewWorkers()
@@ -162,6 +169,7 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	return &Queue{
 		Client:      client,
 		Connections: deps.connections,
+		keys:        keys,
 		work:        opts.Work,
 		sweeper: &DeadlineSweeper{
 			conns: deps.connections, db: d.DB, metrics: deps.metrics,
@@ -171,8 +179,9 @@ func NewQueue(d Deps, opts Options) (*Queue, error) {
 	}, nil
 }
 
-// Start starts the workers and the deadline sweeper, when this replica works
-// jobs. Stop or StopAndCancel ends both.
+// Start starts the workers, the deadline sweeper and the auth key filler
+// (unless AUTH_KEY_STOCK is 0), when this replica works jobs. Stop or
+// StopAndCancel ends them all.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.work {
 		return nil
@@ -180,35 +189,42 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.Client.Start(ctx); err != nil {
 		return err
 	}
-	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	q.stopSweeper = stop
-	go q.sweeper.Run(sweepCtx)
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopLoops = stop
+	go q.sweeper.Run(loopCtx)
+	if q.keys.target > 0 {
+		q.filling.Go(func() { q.keys.fill(loopCtx) })
+	}
 	return nil
 }
 
-// Stop stops the sweeper, then lets running jobs finish until ctx ends.
+// Stop stops the sweeper and the filler, then lets running jobs finish
+// until ctx ends.
 func (q *Queue) Stop(ctx context.Context) error {
-	q.haltSweeper()
+	q.haltLoops()
 	if !q.work {
 		return nil
 	}
 	return q.Client.Stop(ctx)
 }
 
-// StopAndCancel stops the sweeper and cancels running jobs, as a replica
-// that dies would leave them.
+// StopAndCancel stops the sweeper and the filler and cancels running jobs,
+// as a replica that dies would leave them.
 func (q *Queue) StopAndCancel(ctx context.Context) error {
-	q.haltSweeper()
+	q.haltLoops()
 	if !q.work {
 		return nil
 	}
 	return q.Client.StopAndCancel(ctx)
 }
 
-func (q *Queue) haltSweeper() {
-	if q.stopSweeper != nil {
-		q.stopSweeper()
+// haltLoops waits for the filler, which writes to the database the caller
+// is about to close (at most one key's generation).
+func (q *Queue) haltLoops() {
+	if q.stopLoops != nil {
+		q.stopLoops()
 	}
+	q.filling.Wait()
 }
 
 // Sweeper is the replica's deadline sweeper, for tests that sweep by hand.

@@ -7,14 +7,18 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"chefdeploy/models"
 )
 
-// metrics are the connection and deploy outcomes and how long connects took.
+// metrics are the connection and deploy outcomes, how long connects took,
+// and the auth keys connects had to make themselves.
 type metrics struct {
 	outcomes *prometheus.CounterVec
 	failures *prometheus.CounterVec
 	deploys  *prometheus.CounterVec
 	duration prometheus.Histogram
+	inline   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -36,8 +40,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help:    "Time from Connect to connected.",
 			Buckets: []float64{.025, .05, .1, .15, .25, .5, 1, 2.5, 5, 10, 15, 30},
 		}),
+		inline: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chefdeploy_auth_keys_generated_inline_total",
+			Help: "Convex Auth keys a connect generated itself because the stock was empty (or AUTH_KEY_STOCK is 0).",
+		}),
 	}
-	reg.MustRegister(m.outcomes, m.failures, m.deploys, m.duration)
+	reg.MustRegister(m.outcomes, m.failures, m.deploys, m.duration, m.inline)
 	// Every known series exists from the start at 0: a rate or a ratio
 	// over them is 0, not "no data", until the first failure.
 	for _, outcome := range []string{"connected", "failed", "deadline"} {
@@ -97,13 +105,15 @@ func failureReason(outcome, message string) string {
 
 // queueCollector reads, at each scrape, what an operator alerts on that
 // lives in the database: connections past their deadline that are still
-// connecting (chefdeploy_stuck_connections) and River's jobs by state
-// (chefdeploy_jobs{state}). Every replica reports the same fleet-wide
-// numbers; alert on max() across replicas.
+// connecting (chefdeploy_stuck_connections), River's jobs by state
+// (chefdeploy_jobs{state}) and the keys in the auth key stock
+// (chefdeploy_auth_keys_in_stock). Every replica reports the same
+// fleet-wide numbers; alert on max() across replicas.
 type queueCollector struct {
-	db    *sqlx.DB
-	stuck *prometheus.Desc
-	jobs  *prometheus.Desc
+	db       *sqlx.DB
+	stuck    *prometheus.Desc
+	jobs     *prometheus.Desc
+	keyStock *prometheus.Desc
 }
 
 func newQueueCollector(db *sqlx.DB) *queueCollector {
@@ -113,10 +123,16 @@ func newQueueCollector(db *sqlx.DB) *queueCollector {
 			"Connections still connecting more than 10s past their deadline (the sweeper should have failed them).", nil, nil),
 		jobs: prometheus.NewDesc("chefdeploy_jobs",
 			"River jobs by state (available, scheduled, retryable, running): the queue's depth.", []string{"state"}, nil),
+		keyStock: prometheus.NewDesc("chefdeploy_auth_keys_in_stock",
+			"Convex Auth keys made ahead of time and not yet handed out (AUTH_KEY_STOCK is the target).", nil, nil),
 	}
 }
 
-func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.stuck; ch <- c.jobs }
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.stuck
+	ch <- c.jobs
+	ch <- c.keyStock
+}
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -128,6 +144,11 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.stuck, err)
 	} else {
 		ch <- prometheus.MustNewConstMetric(c.stuck, prometheus.GaugeValue, float64(stuck))
+	}
+	if n, err := models.CountAuthKeys(ctx, c.db); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.keyStock, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(c.keyStock, prometheus.GaugeValue, float64(n))
 	}
 	var rows []struct {
 		State string `db:"state"`

@@ -39,12 +39,13 @@ type ProvisionWorker struct {
 }
 
 // workerDeps is what every worker shares: the program's dependencies, the
-// owner of connection transitions, metrics and the pool of ready RSA keys.
+// owner of connection transitions, metrics and the source of Convex Auth
+// keys.
 type workerDeps struct {
 	Deps
 	connections *Connections
 	metrics     *metrics
-	keys        *keyPool
+	keys        *authKeySource
 }
 
 var errStaleJob = errors.New("the connection moved on; nothing to do")

@@ -47,8 +47,12 @@ func TestProvisionConnects(t *testing.T) {
 	if env[envPrivateKey] == "" || env[envJWKS] == "" || env[envSiteURL] != f.cfg.SiteLink(c.DeploymentName) {
 		t.Fatalf("deployment env = %v, want Convex Auth keys and SITE_URL %s", keys(env), f.cfg.SiteLink(c.DeploymentName))
 	}
-	if _, err := parsePrivateKey(env[envPrivateKey]); err != nil {
+	private, err := parsePrivateKey(env[envPrivateKey])
+	if err != nil {
 		t.Fatalf("JWT_PRIVATE_KEY on the deployment: %v", err)
+	}
+	if _, jwks, err := authKeys(private); err != nil || jwks != env[envJWKS] {
+		t.Fatalf("the deployment's JWKS is not JWT_PRIVATE_KEY's public half (%v)", err)
 	}
 	if n := f.events(t, models.EventConnectSucceeded); n != 1 {
 		t.Fatalf("connect_succeeded events = %d, want 1", n)

@@ -87,6 +87,9 @@ func setup(t *testing.T) *fixture {
 		"OIDC_CLIENT_SECRET":         "test-client-secret",
 		"SESSION_SECRET":             "test-session-secret-0123456789abcdef",
 		"CREDENTIALS_KEY":            credentials.GenerateSpec("t1"),
+		// A working queue fills the stock: a few keys, not the 200 of
+		// production, each ~50 ms of a core.
+		"AUTH_KEY_STOCK": "2",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -106,9 +109,10 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	d.Logger = q.sweeper.logger
+	m := newMetrics(prometheus.NewRegistry())
 	deps := &workerDeps{
-		Deps: d, connections: q.Connections,
-		metrics: newMetrics(prometheus.NewRegistry()), keys: newKeyPool(1),
+		Deps: d, connections: q.Connections, metrics: m,
+		keys: newAuthKeySource(db, cfg.Credentials, cfg.AuthKeyStock, m.inline, d.Logger),
 	}
 
 	user, err := models.UpsertUser(ctx, db, "1001", "Ada Lovelace", "ada@example.com")

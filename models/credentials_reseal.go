@@ -10,13 +10,13 @@ import (
 
 // ResealCounts says how many sealed values ResealCredentials re-sealed.
 type ResealCounts struct {
-	Users, Sessions, Connections, TeamGrants int
+	Users, Sessions, Connections, TeamGrants, AuthKeys int
 }
 
 // ResealCredentials re-seals with the key ring's active key every stored
 // secret sealed with an older key: the users' and sessions' Convex tokens,
-// the sessions' refresh tokens, the apps' deploy keys and the users' team
-// grants. Once it has run, the old key can leave CREDENTIALS_KEY. (Logins in
+// the sessions' refresh tokens, the apps' deploy keys, the users' team
+// grants and the stock of Convex Auth keys not yet handed out. Once it has run, the old key can leave CREDENTIALS_KEY. (Logins in
 // flight keep their PKCE verifier in the browser's cookie, under
 // SESSION_SECRET, not under this key.) A value that changed while it ran is
 // left as the newer write made it.
@@ -50,10 +50,17 @@ func ResealCredentials(ctx context.Context, db *sqlx.DB, keys *credentials.Keyri
 		return counts, err
 	}
 	// The key is "{user id}:{team id}", which TeamGrantPurpose prefixes.
-	counts.TeamGrants, err = reseal(ctx, db, keys,
+	if counts.TeamGrants, err = reseal(ctx, db, keys,
 		`SELECT user_id::text || ':' || team_id::text AS key, token AS sealed FROM team_grants`,
 		`UPDATE team_grants SET token = $3 WHERE user_id::text || ':' || team_id::text = $1 AND token = $2`,
-		func(key string) string { return "team-grant:" + key })
+		func(key string) string { return "team-grant:" + key }); err != nil {
+		return counts, err
+	}
+	// A key taken meanwhile is simply not updated.
+	counts.AuthKeys, err = reseal(ctx, db, keys,
+		`SELECT id::text AS key, sealed_key AS sealed FROM auth_key_stock`,
+		`UPDATE auth_key_stock SET sealed_key = $3 WHERE id::text = $1 AND sealed_key = $2`,
+		func(string) string { return AuthKeyPurpose })
 	return counts, err
 }
 

@@ -36,6 +36,7 @@ type settings struct {
 	siteBytes     int
 	settle        time.Duration
 	dir           string
+	productEnv    string
 	bin           string // built once for every scenario
 }
 
@@ -88,6 +89,7 @@ func parse(args []string) (settings, error) {
 	fs.Uint64Var(&s.seed, "seed", 1, "seed of the sandbox's random faults")
 	fs.IntVar(&s.siteBytes, "site-bytes", 8<<20, "size of the site deployed in e")
 	fs.DurationVar(&s.settle, "settle", 45*time.Second, "in e: how long the interrupted deploy may stay uploading (its lease is 30s)")
+	fs.StringVar(&s.productEnv, "product-env", "", "extra settings for the replicas, comma-separated NAME=value (e.g. AUTH_KEY_STOCK=20)")
 	fs.StringVar(&s.dir, "dir", "", "where binaries, data and logs go (default: a temporary directory, removed after)")
 	if err := fs.Parse(args); err != nil {
 		return s, err

@@ -42,8 +42,8 @@ func TestParseRefusesWhatItCannotRun(t *testing.T) {
 			t.Errorf("%s: parse(%q) accepted it", name, args)
 		}
 	}
-	s, err := parse([]string{"-database-url", db, "-only", "a,d"})
-	if err != nil || s.only != "a,d" {
+	s, err := parse([]string{"-database-url", db, "-only", "a,d", "-product-env", "AUTH_KEY_STOCK=20"})
+	if err != nil || s.only != "a,d" || s.productEnv != "AUTH_KEY_STOCK=20" {
 		t.Fatalf("parse = %+v, %v", s, err)
 	}
 }

@@ -41,6 +41,9 @@ func fleet(ctx context.Context, s settings, name string, opts loadtest.FleetOpti
 		opts.SlowDelay = s.slowDelay
 	}
 	opts.Env = append(opts.Env, "CHECK_CONNECTION_DEADLINE="+s.deadline.String())
+	if s.productEnv != "" {
+		opts.Env = append(opts.Env, strings.Split(s.productEnv, ",")...)
+	}
 	return loadtest.StartFleet(ctx, opts)
 }
 

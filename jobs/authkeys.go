@@ -1,0 +1,150 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"chefdeploy/credentials"
+	"chefdeploy/models"
+)
+
+// keygenSlots caps the RSA keys this process makes at once, whoever asks:
+// half its cores, at least one. A 2048-bit key costs ~50 ms of a core, so
+// without the cap a burst of connects would take every core, and every
+// other user's requests would wait behind them. It is the process's, not a
+// queue's: tests run several replicas in one process.
+var keygenSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+
+// stockCheckInterval is how often a full stock is counted again, in case
+// another replica took keys from it.
+const stockCheckInterval = 3 * time.Second
+
+// authKeySource hands out the RSA keys Convex Auth needs on each new
+// deployment (configureEnvironment). Keys are made ahead of time into a
+// stock in PostgreSQL that every replica shares, so a connect takes one
+// instead of spending ~50 ms of a core; it makes its own only when the
+// stock is empty.
+type authKeySource struct {
+	db     *sqlx.DB
+	ring   *credentials.Keyring
+	target int // AUTH_KEY_STOCK; 0 = no stock
+	// slots is the generation cap (keygenSlots); generate makes one key.
+	slots    chan struct{}
+	generate func() (*rsa.PrivateKey, error)
+	// wake tells the filler a key was taken, so it need not wait for
+	// the next check.
+	wake     chan struct{}
+	interval time.Duration
+	inline   prometheus.Counter
+	logger   *slog.Logger
+}
+
+func newAuthKeySource(db *sqlx.DB, ring *credentials.Keyring, target int, inline prometheus.Counter, logger *slog.Logger) *authKeySource {
+	return &authKeySource{
+		db: db, ring: ring, target: target,
+		slots:    keygenSlots,
+		generate: func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) },
+		wake:     make(chan struct{}, 1),
+		interval: stockCheckInterval,
+		inline:   inline,
+		logger:   logger,
+	}
+}
+
+// get returns a key no deployment has had: one from the stock, or a new
+// one when the stock is empty (or off).
+func (k *authKeySource) get(ctx context.Context) (*rsa.PrivateKey, error) {
+	if k.target > 0 {
+		der, err := models.TakeAuthKey(ctx, k.db, k.ring)
+		k.poke()
+		switch {
+		case err == nil:
+			return parseStockedKey(der)
+		case !errors.Is(err, models.ErrNotFound):
+			return nil, err
+		}
+	}
+	k.inline.Inc()
+	return k.make(ctx)
+}
+
+// make generates a key once a slot is free.
+func (k *authKeySource) make(ctx context.Context) (*rsa.PrivateKey, error) {
+	select {
+	case k.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-k.slots }()
+	return k.generate()
+}
+
+func (k *authKeySource) poke() {
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fill tops the stock up to its target until ctx ends, one key at a time,
+// counting before each: replicas filling at once overshoot the target by
+// at most one key each.
+func (k *authKeySource) fill(ctx context.Context) {
+	tick := time.NewTicker(k.interval)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		added, err := k.topUp(ctx)
+		if err != nil && ctx.Err() == nil {
+			k.logger.Warn("topping up the auth key stock", "err", err)
+		}
+		if added {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		case <-k.wake:
+		}
+	}
+}
+
+// topUp adds one key to the stock when it is below its target.
+func (k *authKeySource) topUp(ctx context.Context) (added bool, err error) {
+	n, err := models.CountAuthKeys(ctx, k.db)
+	if err != nil || n >= k.target {
+		return false, err
+	}
+	key, err := k.make(ctx)
+	if err != nil {
+		return false, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return false, err
+	}
+	if err := models.StockAuthKey(ctx, k.db, k.ring, der); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func parseStockedKey(der []byte) (*rsa.PrivateKey, error) {
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("a stocked auth key is not an RSA key")
+	}
+	return key, nil
+}
