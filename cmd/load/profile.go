@@ -13,8 +13,9 @@ import (
 	"chefdeploy/loadtest"
 )
 
-// profile saves a heap profile, a CPU profile of most of the run, and a
-// heap profile at its end, from the replica's PPROF_ADDR into dir.
+// profile saves a heap profile, a CPU profile of most of the run, a heap
+// profile and a 3 s execution trace at its end, from the replica's
+// PPROF_ADDR into dir.
 func profile(ctx context.Context, r *loadtest.Process, dir string, run time.Duration, stdout io.Writer) {
 	base := "http://" + r.PprofAddr + "/debug/pprof/"
 	save := func(name, path string, timeout time.Duration) {
@@ -40,10 +41,13 @@ func profile(ctx context.Context, r *loadtest.Process, dir string, run time.Dura
 			fmt.Fprintln(stdout, "profile:", err)
 		}
 	}
-	seconds := max(1, int((run - 5*time.Second).Seconds()))
+	seconds := max(1, int((run - 10*time.Second).Seconds()))
 	save("heap-start.pprof", "heap", 10*time.Second)
 	save("cpu.pprof", fmt.Sprintf("profile?seconds=%d", seconds), time.Duration(seconds+10)*time.Second)
 	save("heap-end.pprof", "heap", 10*time.Second)
+	// An execution trace of the end of the run: where requests waited
+	// (go tool trace -pprof=sched trace.out; -pprof=sync; -pprof=net).
+	save("trace.out", "trace?seconds=3", 15*time.Second)
 	save("goroutines.txt", "goroutine?debug=1", 10*time.Second)
 	fmt.Fprintf(stdout, "profiles of %s saved in %s (go tool pprof %s)\n", r.Name, dir, filepath.Join(dir, "cpu.pprof"))
 }
