@@ -24,8 +24,8 @@ import (
 // queue's: tests run several replicas in one process.
 var keygenSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 
-// stockCheckInterval is how often a full stock is counted again, in case
-// another replica took keys from it.
+// stockCheckInterval is how often the filler counts the stock again when
+// it is full, or while connects are taking keys from it.
 const stockCheckInterval = 3 * time.Second
 
 // authKeySource hands out the RSA keys Convex Auth needs on each new
@@ -40,9 +40,6 @@ type authKeySource struct {
 	// slots is the generation cap (keygenSlots); generate makes one key.
 	slots    chan struct{}
 	generate func() (*rsa.PrivateKey, error)
-	// wake tells the filler a key was taken, so it need not wait for
-	// the next check.
-	wake     chan struct{}
 	interval time.Duration
 	inline   prometheus.Counter
 	logger   *slog.Logger
@@ -53,7 +50,6 @@ func newAuthKeySource(db *sqlx.DB, ring *credentials.Keyring, target int, inline
 		db: db, ring: ring, target: target,
 		slots:    keygenSlots,
 		generate: func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) },
-		wake:     make(chan struct{}, 1),
 		interval: stockCheckInterval,
 		inline:   inline,
 		logger:   logger,
@@ -65,7 +61,6 @@ func newAuthKeySource(db *sqlx.DB, ring *credentials.Keyring, target int, inline
 func (k *authKeySource) get(ctx context.Context) (*rsa.PrivateKey, error) {
 	if k.target > 0 {
 		der, err := models.TakeAuthKey(ctx, k.db, k.ring)
-		k.poke()
 		switch {
 		case err == nil:
 			return parseStockedKey(der)
@@ -88,23 +83,25 @@ func (k *authKeySource) make(ctx context.Context) (*rsa.PrivateKey, error) {
 	return k.generate()
 }
 
-func (k *authKeySource) poke() {
-	select {
-	case k.wake <- struct{}{}:
-	default:
-	}
-}
-
 // fill tops the stock up to its target until ctx ends, one key at a time,
 // counting before each: replicas filling at once overshoot the target by
-// at most one key each.
+// at most one key each. It yields to connects: while keys are being taken
+// (the count fell since it last looked, on any replica), it waits an
+// interval and looks again, so a burst of connects is served from the stock
+// without the fillers spending the cores it needs, and the stock is made
+// again once the burst is over. Connects that empty it meanwhile make their
+// own keys, within the same cap.
 func (k *authKeySource) fill(ctx context.Context) {
 	tick := time.NewTicker(k.interval)
 	defer tick.Stop()
+	last := -1 // the count after this filler's last look or key
 	for ctx.Err() == nil {
-		added, err := k.topUp(ctx)
+		n, added, err := k.topUp(ctx, last)
 		if err != nil && ctx.Err() == nil {
 			k.logger.Warn("topping up the auth key stock", "err", err)
+		}
+		if err == nil {
+			last = n
 		}
 		if added {
 			continue
@@ -112,29 +109,30 @@ func (k *authKeySource) fill(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
-		case <-k.wake:
 		}
 	}
 }
 
-// topUp adds one key to the stock when it is below its target.
-func (k *authKeySource) topUp(ctx context.Context) (added bool, err error) {
-	n, err := models.CountAuthKeys(ctx, k.db)
-	if err != nil || n >= k.target {
-		return false, err
+// topUp adds one key to the stock when it is below its target and no key
+// was taken since the count was last (the filler's previous look; -1: none
+// yet). It returns the count after its work.
+func (k *authKeySource) topUp(ctx context.Context, last int) (n int, added bool, err error) {
+	n, err = models.CountAuthKeys(ctx, k.db)
+	if err != nil || n >= k.target || (last >= 0 && n < last) {
+		return n, false, err
 	}
 	key, err := k.make(ctx)
 	if err != nil {
-		return false, err
+		return n, false, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return false, err
+		return n, false, err
 	}
 	if err := models.StockAuthKey(ctx, k.db, k.ring, der); err != nil {
-		return false, err
+		return n, false, err
 	}
-	return true, nil
+	return n + 1, true, nil
 }
 
 func parseStockedKey(der []byte) (*rsa.PrivateKey, error) {

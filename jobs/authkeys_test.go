@@ -141,6 +141,41 @@ func TestAuthKeyFillerFillsToTheTarget(t *testing.T) {
 	}
 }
 
+// The filler yields to connects: while keys are being taken (the count
+// fell since its last look) it makes none, and it fills again once the
+// count holds still for one look.
+func TestAuthKeyFillerWaitsWhileKeysAreTaken(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	src := newAuthKeySource(f.db, f.cfg.Credentials, 3, prometheus.NewCounter(prometheus.CounterOpts{Name: "x"}), slog.Default())
+	var generated atomic.Int32
+	src.generate = func() (*rsa.PrivateKey, error) { generated.Add(1); return testKey() }
+	step := func(last, wantN int, wantAdded bool) int {
+		t.Helper()
+		n, added, err := src.topUp(t.Context(), last)
+		if err != nil || n != wantN || added != wantAdded {
+			t.Fatalf("topUp(last %d) = %d, %v, %v; want %d, %v", last, n, added, err, wantN, wantAdded)
+		}
+		return n
+	}
+	last := step(-1, 1, true) // first look: an empty stock is filled
+	last = step(last, 2, true)
+	last = step(last, 3, true)
+	last = step(last, 3, false) // full
+	for range 2 {
+		if _, err := src.get(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last = step(last, 1, false) // two were taken since: a burst, wait
+	made := generated.Load()
+	last = step(last, 2, true) // the count held still: fill again
+	step(last, 3, true)
+	if got := generated.Load() - made; got != 2 {
+		t.Fatalf("%d keys made after the burst, want 2", got)
+	}
+}
+
 // However many connects want a key at once, and while the filler fills,
 // no more keys are generated at once than the cap allows.
 func TestAuthKeyGenerationIsCapped(t *testing.T) {
