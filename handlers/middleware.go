@@ -295,25 +295,3 @@ func currentSession(r *http.Request) *models.SessionWithUser {
 	sess, _ := r.Context().Value(sessionKey).(*models.SessionWithUser)
 	return sess
 }
-
-// ownStack runs each request on a goroutine of its own, while the
-// connection's goroutine waits. A Go server keeps one goroutine per open
-// connection, and a goroutine keeps the stack its deepest request grew until
-// a GC shrinks it: rendering a page takes about 11 KB, so every idle
-// keep-alive connection held a 16 KB stack (85 MB at 5,000 polling
-// browsers). On its own goroutine the deep part comes and goes with the
-// request, and an idle connection keeps only what reading a request needs.
-// A panic that escapes the handler is raised again on the connection's
-// goroutine, where net/http expects it (http.ErrAbortHandler).
-func ownStack(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		done := make(chan any, 1)
-		go func() {
-			defer func() { done <- recover() }()
-			next.ServeHTTP(w, r)
-		}()
-		if v := <-done; v != nil {
-			panic(v)
-		}
-	})
-}

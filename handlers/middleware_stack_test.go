@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 // deep uses about n KB of stack.
@@ -22,25 +23,31 @@ func deep(n int) byte {
 }
 
 // An idle keep-alive connection does not keep the stack its request grew:
-// 200 connections that each served a request needing 64 KB of stack hold
-// about what 200 connections that served a shallow one hold. Without
-// ownStack each keeps a 128 KB stack until GCs shrink it (GC is off here).
+// 200 connections that each served a request needing 64 KB of stack, ten at
+// a time, hold about what 200 connections that served a shallow one hold
+// (the pool's few goroutines keep theirs). Without ownStack each connection
+// keeps a 128 KB stack until GCs shrink it (GC is off here).
 func TestIdleConnectionsDoNotKeepTheRequestsStack(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	const conns = 200
 	perConn := func(h http.Handler) float64 {
 		srv := httptest.NewServer(ownStack(h))
 		defer srv.Close()
-		tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
-		defer tr.CloseIdleConnections()
-		client := &http.Client{Transport: tr}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		start := make(chan struct{})
 		errs := make(chan error, conns)
+		// Each browser its own connection, kept open; they poll at
+		// different moments, so a few requests are in flight at once.
+		inFlight := make(chan struct{}, 10)
 		for range conns {
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr}
 			go func() {
 				<-start
+				inFlight <- struct{}{}
+				defer func() { <-inFlight }()
 				res, err := client.Get(srv.URL)
 				if err == nil {
 					_, err = io.Copy(io.Discard, res.Body)
@@ -79,5 +86,44 @@ func TestOwnStackRaisesPanicsOnTheConnection(t *testing.T) {
 	if err == nil {
 		res.Body.Close()
 		t.Fatalf("an aborted handler answered %d; want the connection dropped", res.StatusCode)
+	}
+}
+
+// The pool reuses an idle goroutine rather than start one, starts one when
+// all are busy (nothing waits for a goroutine), and lets idle ones end.
+func TestStackPoolReusesAndRetiresGoroutines(t *testing.T) {
+	p := newStackPool(50 * time.Millisecond)
+	ran := make(chan struct{})
+	for range 20 {
+		p.run(func() { ran <- struct{}{} })
+		<-ran
+		// The goroutine that ran it is idle again once it waits for work.
+		waitUntil(t, "the goroutine idle", func() bool { return len(p.work) == 0 && p.live.Load() == 1 })
+	}
+	if n := p.started.Load(); n > 2 {
+		t.Fatalf("%d goroutines started for 20 requests one after another; want them reused", n)
+	}
+
+	// All busy: new ones start, none waits.
+	release := make(chan struct{})
+	const busy = 8
+	for range busy {
+		p.run(func() { <-release })
+	}
+	if n := p.live.Load(); n < busy {
+		t.Fatalf("%d goroutines live with %d requests in flight", n, busy)
+	}
+	close(release)
+	waitUntil(t, "idle goroutines to end", func() bool { return p.live.Load() == 0 })
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
