@@ -226,8 +226,8 @@ func (h *Handler) resolve(ctx context.Context, bundleSHA, file string) (*siteFil
 type siteFile struct {
 	models.SiteFile
 	contentType, cacheControl []string
-	// etag of each encoding, by its index in encodings.
-	etag [3][]string
+	// etag and contentLength of each encoding, by its index in encodings.
+	etag, contentLength [3][]string
 }
 
 var encodings = [3]string{models.EncodingIdentity, models.EncodingGzip, models.EncodingBrotli}
@@ -240,6 +240,7 @@ func newSiteFile(f models.SiteFile) *siteFile {
 			tag += "-" + enc
 		}
 		sf.etag[i] = []string{tag + `"`}
+		sf.contentLength[i] = []string{strconv.FormatInt(f.Size(enc), 10)}
 	}
 	return sf
 }
@@ -289,55 +290,86 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *siteFile,
 		return
 	}
 	if enc != models.EncodingIdentity {
-		hdr.Set("Content-Encoding", enc)
+		hdr["Content-Encoding"] = contentEncoding[encIndex]
 	}
-	size := f.Size(enc)
-	content, err := h.content(r.Context(), f.BlobSHA256, enc, size)
+	data, stream, err := h.content(r.Context(), f.BlobSHA256, enc, f.Size(enc))
 	if err != nil {
 		hdr.Del("Content-Encoding")
 		hdr.Del("Etag")
 		h.unavailable(w, r, err)
 		return
 	}
-	if status != http.StatusOK {
-		hdr.Set("Content-Length", strconv.FormatInt(size, 10))
-		w.WriteHeader(status)
-		if r.Method != http.MethodHead {
-			_, _ = io.Copy(w, content)
+	switch {
+	case status == http.StatusOK && (stream != nil || partialOrConditional(r.Header)):
+		// Ranges and preconditions, and files streamed from the database.
+		if stream == nil {
+			stream = bytes.NewReader(data)
 		}
+		http.ServeContent(w, r, "", time.Time{}, stream)
+		return
+	case status == http.StatusOK:
+		// What http.ServeContent would do with the whole file in memory,
+		// less its copy through a buffer allocated per request (net/http's
+		// ReadFrom, for a reader that is no *os.File), and with the
+		// Content-Length it leaves out of a compressed answer.
+		hdr["Accept-Ranges"] = acceptRanges
+	}
+	hdr["Content-Length"] = f.contentLength[encIndex]
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
 		return
 	}
-	http.ServeContent(w, r, "", time.Time{}, content)
+	if data != nil {
+		_, _ = w.Write(data)
+	} else {
+		_, _ = io.Copy(w, stream) // a 404.html too large for the cache
+	}
+}
+
+// partialOrConditional is a request http.ServeContent must answer: for a
+// range, or with a precondition other than If-None-Match (which serveFile
+// has answered) and If-Modified-Since (which a file without a modification
+// time ignores).
+func partialOrConditional(h http.Header) bool {
+	for _, k := range [...]string{"Range", "If-Range", "If-Match", "If-Unmodified-Since"} {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 var (
-	noCache      = []string{"no-cache"}
-	varyEncoding = []string{"Accept-Encoding"}
+	noCache         = []string{"no-cache"}
+	varyEncoding    = []string{"Accept-Encoding"}
+	acceptRanges    = []string{"bytes"}
+	contentEncoding = [3][]string{nil, {models.EncodingGzip}, {models.EncodingBrotli}}
 )
 
-// content is one encoding of a blob: from the cache, loaded into it when it
-// is small enough, else streamed from the database chunk by chunk.
-func (h *Handler) content(ctx context.Context, blob, enc string, size int64) (io.ReadSeeker, error) {
+// content is one encoding of a blob: in memory (data) from the cache, or
+// loaded into it when it is small enough; else a stream from the database,
+// chunk by chunk.
+func (h *Handler) content(ctx context.Context, blob, enc string, size int64) (data []byte, stream io.ReadSeeker, err error) {
 	key := "b\x00" + blob + "\x00" + enc
 	if v, ok := h.cache.get(key); ok {
-		return bytes.NewReader(v.([]byte)), nil
+		return v.([]byte), nil, nil
 	}
 	if !h.cache.fits(size) {
-		return &chunkReader{ctx: ctx, db: h.db, blob: blob, enc: enc, size: size, seq: -1}, nil
+		return nil, &chunkReader{ctx: ctx, db: h.db, blob: blob, enc: enc, size: size, seq: -1}, nil
 	}
-	data := make([]byte, 0, size)
+	data = make([]byte, 0, size)
 	for seq := 0; int64(len(data)) < size; seq++ {
 		chunk, err := models.SiteBlobChunk(ctx, h.db, blob, enc, seq)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		data = append(data, chunk...)
 	}
 	if int64(len(data)) != size {
-		return nil, models.ErrSiteBlobUnreadable
+		return nil, nil, models.ErrSiteBlobUnreadable
 	}
 	h.cache.put(key, data, size)
-	return bytes.NewReader(data), nil
+	return data, nil, nil
 }
 
 // negotiate picks the stored encoding the client prefers: brotli, then
