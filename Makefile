@@ -27,8 +27,9 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./bundle
 	go test -run '^$$' -fuzz FuzzEntryChecks -fuzztime $(FUZZTIME) ./bundle
 
-## bench: status polling at 1,000 concurrent clients, Connect → connected, a 50 MB deploy, /support with 100,000 apps, a 500-create same-name flood, and the sites listener against http.FileServer, numbers printed (README, Performance)
+## bench: status polling at 1,000 concurrent clients, Connect → connected, a 50 MB deploy, /support with 100,000 apps, a 500-create same-name flood, and the sites listener against http.FileServer (also loaded by wrk, installed from Debian as root when missing), numbers printed (README, Performance)
 bench:
+	@scripts/wrk.sh
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$($(DEVDB) chefdeploy_test) || exit 1; fi; \
 	DATABASE_URL="$$url" go test -run '^$$' -bench 'StatusPolling|ConnectToConnected|Deploy50MB|SupportPage|SameNameFlood|Sites' -benchtime=1x -count=1 ./handlers ./sites
 

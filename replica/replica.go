@@ -232,7 +232,7 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 			if err != nil {
 				return nil, fmt.Errorf("listening on %s (SITES_ADDR): %w", cfg.SitesAddr, err)
 			}
-			r.sitesServer = newSitesServer(r.sitesHandler, r.log)
+			r.sitesServer = sites.NewServer(r.sitesHandler, r.log)
 		}
 	}
 	if cfg.PprofAddr != "" {
@@ -247,29 +247,6 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (r *Replica, 
 		r.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return r, nil
-}
-
-// Timeouts of the sites listener: it serves anyone on the internet, so a
-// slow client (slowloris) is cut off rather than holding a connection.
-const (
-	sitesReadHeaderTimeout = 5 * time.Second
-	sitesReadTimeout       = 10 * time.Second
-	sitesWriteTimeout      = 2 * time.Minute
-	sitesIdleTimeout       = time.Minute
-)
-
-// newSitesServer is the sites listener's server: no request body is read
-// (a site answers GET and HEAD), and headers are bounded.
-func newSitesServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: sitesReadHeaderTimeout,
-		ReadTimeout:       sitesReadTimeout,
-		WriteTimeout:      sitesWriteTimeout,
-		IdleTimeout:       sitesIdleTimeout,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 }
 
 // convexMode is the one place the CONVEX_API mode is chosen: the Backend

@@ -2,6 +2,7 @@ package sites
 
 import (
 	"container/list"
+	"strings"
 	"sync"
 )
 
@@ -15,15 +16,24 @@ type fileCache struct {
 	max      int64
 	used     int64
 	order    *list.List // front = most recently used
-	entries  map[string]*list.Element
+	entries  map[cacheKey]*list.Element
 	hits     uint64
 	misses   uint64
 	evicted  uint64
 	maxEntry int64
 }
 
+// cacheKey names what the cache holds: a bundle's file record (kind 'f':
+// the bundle and the path) or one encoding of a blob ('b': the blob and
+// the encoding). A struct, not a string made of the three, so that a
+// lookup allocates nothing.
+type cacheKey struct {
+	kind byte
+	a, b string
+}
+
 type cacheEntry struct {
-	key   string
+	key   cacheKey
 	value any
 	cost  int64
 }
@@ -34,7 +44,7 @@ const entryOverhead = 160
 
 func newFileCache(maxBytes int64) *fileCache {
 	return &fileCache{
-		max: maxBytes, order: list.New(), entries: map[string]*list.Element{},
+		max: maxBytes, order: list.New(), entries: map[cacheKey]*list.Element{},
 		// One file may take at most a sixteenth of the cache, so a few
 		// large files cannot push out every small hot one.
 		maxEntry: maxBytes / 16,
@@ -42,7 +52,7 @@ func newFileCache(maxBytes int64) *fileCache {
 }
 
 // get returns the value of key, marking it recently used.
-func (c *fileCache) get(key string) (any, bool) {
+func (c *fileCache) get(key cacheKey) (any, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[key]
@@ -60,8 +70,8 @@ func (c *fileCache) fits(size int64) bool { return size+entryOverhead <= c.maxEn
 
 // put keeps value under key at the given cost in bytes, evicting the least
 // recently used entries to stay within the bound.
-func (c *fileCache) put(key string, value any, size int64) {
-	cost := size + int64(len(key)) + entryOverhead
+func (c *fileCache) put(key cacheKey, value any, size int64) {
+	cost := size + int64(len(key.a)+len(key.b)) + entryOverhead
 	if cost > c.maxEntry {
 		return
 	}
@@ -71,6 +81,9 @@ func (c *fileCache) put(key string, value any, size int64) {
 		c.order.MoveToFront(el)
 		return
 	}
+	// The key's strings may be part of a request's; kept, they would keep
+	// it.
+	key.a, key.b = strings.Clone(key.a), strings.Clone(key.b)
 	for c.used+cost > c.max && c.order.Len() > 0 {
 		oldest := c.order.Back()
 		e := oldest.Value.(*cacheEntry)

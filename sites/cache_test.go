@@ -8,26 +8,27 @@ import (
 func TestFileCacheStaysWithinItsBytesAndEvictsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
 	c := newFileCache(64 << 10) // entries up to 4 KiB
-	c.put("too big", make([]byte, 8<<10), 8<<10)
-	if _, ok := c.get("too big"); ok {
+	key := func(name string) cacheKey { return cacheKey{kind: 'b', a: name} }
+	c.put(key("too big"), make([]byte, 8<<10), 8<<10)
+	if _, ok := c.get(key("too big")); ok {
 		t.Fatal("an entry over a sixteenth of the cache was kept")
 	}
 	for i := range 100 {
-		c.put(fmt.Sprint("k", i), make([]byte, 1<<10), 1<<10)
+		c.put(key(fmt.Sprint("k", i)), make([]byte, 1<<10), 1<<10)
 		if i > 0 {
-			c.get("k0") // k0 stays the most recently used
+			c.get(key("k0")) // k0 stays the most recently used
 		}
 		if s := c.stats(); s.Bytes > s.MaxBytes {
 			t.Fatalf("after %d puts the cache holds %d bytes, over its %d", i+1, s.Bytes, s.MaxBytes)
 		}
 	}
-	if _, ok := c.get("k0"); !ok {
+	if _, ok := c.get(key("k0")); !ok {
 		t.Error("the most recently used entry was evicted")
 	}
-	if _, ok := c.get("k1"); ok {
+	if _, ok := c.get(key("k1")); ok {
 		t.Error("the least recently used entry was kept")
 	}
-	if _, ok := c.get("k99"); !ok {
+	if _, ok := c.get(key("k99")); !ok {
 		t.Error("the newest entry was evicted")
 	}
 	if s := c.stats(); s.Evicted == 0 || s.Entries >= 100 {

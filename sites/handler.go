@@ -87,11 +87,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr.Set("Allow", "GET, HEAD")
-		shortPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "A site answers GET and HEAD only.")
+		methodNotAllowedPage.serve(w, r)
 		return
 	}
 	if !cleanPath(r.URL) {
-		shortPage(w, r, http.StatusBadRequest, "Bad request", "This address is not a valid path.")
+		badRequestPage.serve(w, r)
 		return
 	}
 	name, file, bare, ok := h.route(r)
@@ -104,12 +104,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		siteNotFound(w, r)
+		siteNotFoundPage.serve(w, r)
 		return
 	}
 	site, err := h.live.Get(r.Context(), name)
 	if errors.Is(err, models.ErrNotFound) {
-		siteNotFound(w, r)
+		siteNotFoundPage.serve(w, r)
 		return
 	}
 	if err != nil {
@@ -132,7 +132,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f == nil {
-		shortPage(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
+		notFoundPage.serve(w, r)
 		return
 	}
 	h.serveFile(w, r, f, status)
@@ -226,8 +226,8 @@ func (h *Handler) resolve(ctx context.Context, bundleSHA, file string) (*siteFil
 type siteFile struct {
 	models.SiteFile
 	contentType, cacheControl []string
-	// etag of each encoding, by its index in encodings.
-	etag [3][]string
+	// etag and contentLength of each encoding, by its index in encodings.
+	etag, contentLength [3][]string
 }
 
 var encodings = [3]string{models.EncodingIdentity, models.EncodingGzip, models.EncodingBrotli}
@@ -240,6 +240,7 @@ func newSiteFile(f models.SiteFile) *siteFile {
 			tag += "-" + enc
 		}
 		sf.etag[i] = []string{tag + `"`}
+		sf.contentLength[i] = []string{strconv.FormatInt(f.Size(enc), 10)}
 	}
 	return sf
 }
@@ -247,7 +248,7 @@ func newSiteFile(f models.SiteFile) *siteFile {
 // lookup returns the bundle's file at p, or nil. Both answers are cached:
 // a bundle's files never change.
 func (h *Handler) lookup(ctx context.Context, bundleSHA, p string) (*siteFile, error) {
-	key := "f\x00" + bundleSHA + "\x00" + p
+	key := cacheKey{kind: 'f', a: bundleSHA, b: p}
 	if v, ok := h.cache.get(key); ok {
 		return v.(*siteFile), nil
 	}
@@ -268,7 +269,6 @@ func (h *Handler) lookup(ctx context.Context, bundleSHA, p string) (*siteFile, e
 // http.ServeContent.
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *siteFile, status int) {
 	hdr := w.Header()
-	hdr["Content-Type"] = f.contentType
 	if status == http.StatusOK {
 		hdr["Cache-Control"] = f.cacheControl
 	} else {
@@ -285,69 +285,103 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, f *siteFile,
 	}
 	hdr["Etag"] = f.etag[encIndex]
 	if status == http.StatusOK && notModified(r.Header.Get("If-None-Match"), f.BlobSHA256) {
+		// Without Content-Type, which net/http drops from a 304 anyway:
+		// eight headers fit the header map as first made, a ninth grows it.
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	hdr["Content-Type"] = f.contentType
 	if enc != models.EncodingIdentity {
-		hdr.Set("Content-Encoding", enc)
+		hdr["Content-Encoding"] = contentEncoding[encIndex]
 	}
-	size := f.Size(enc)
-	content, err := h.content(r.Context(), f.BlobSHA256, enc, size)
+	data, stream, err := h.content(r.Context(), f.BlobSHA256, enc, f.Size(enc))
 	if err != nil {
 		hdr.Del("Content-Encoding")
 		hdr.Del("Etag")
 		h.unavailable(w, r, err)
 		return
 	}
-	if status != http.StatusOK {
-		hdr.Set("Content-Length", strconv.FormatInt(size, 10))
-		w.WriteHeader(status)
-		if r.Method != http.MethodHead {
-			_, _ = io.Copy(w, content)
+	switch {
+	case status == http.StatusOK && (stream != nil || partialOrConditional(r.Header)):
+		// Ranges and preconditions, and files streamed from the database.
+		if stream == nil {
+			stream = bytes.NewReader(data)
 		}
+		http.ServeContent(w, r, "", time.Time{}, stream)
+		return
+	case status == http.StatusOK:
+		// What http.ServeContent would do with the whole file in memory,
+		// less its copy through a buffer allocated per request (net/http's
+		// ReadFrom, for a reader that is no *os.File), and with the
+		// Content-Length it leaves out of a compressed answer.
+		hdr["Accept-Ranges"] = acceptRanges
+	}
+	hdr["Content-Length"] = f.contentLength[encIndex]
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
 		return
 	}
-	http.ServeContent(w, r, "", time.Time{}, content)
+	if data != nil {
+		_, _ = w.Write(data)
+	} else {
+		_, _ = io.Copy(w, stream) // a 404.html too large for the cache
+	}
+}
+
+// partialOrConditional is a request http.ServeContent must answer: for a
+// range, or with a precondition other than If-None-Match (which serveFile
+// has answered) and If-Modified-Since (which a file without a modification
+// time ignores).
+func partialOrConditional(h http.Header) bool {
+	for _, k := range [...]string{"Range", "If-Range", "If-Match", "If-Unmodified-Since"} {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 var (
-	noCache      = []string{"no-cache"}
-	varyEncoding = []string{"Accept-Encoding"}
+	noCache         = []string{"no-cache"}
+	varyEncoding    = []string{"Accept-Encoding"}
+	acceptRanges    = []string{"bytes"}
+	contentEncoding = [3][]string{nil, {models.EncodingGzip}, {models.EncodingBrotli}}
 )
 
-// content is one encoding of a blob: from the cache, loaded into it when it
-// is small enough, else streamed from the database chunk by chunk.
-func (h *Handler) content(ctx context.Context, blob, enc string, size int64) (io.ReadSeeker, error) {
-	key := "b\x00" + blob + "\x00" + enc
+// content is one encoding of a blob: in memory (data) from the cache, or
+// loaded into it when it is small enough; else a stream from the database,
+// chunk by chunk.
+func (h *Handler) content(ctx context.Context, blob, enc string, size int64) (data []byte, stream io.ReadSeeker, err error) {
+	key := cacheKey{kind: 'b', a: blob, b: enc}
 	if v, ok := h.cache.get(key); ok {
-		return bytes.NewReader(v.([]byte)), nil
+		return v.([]byte), nil, nil
 	}
 	if !h.cache.fits(size) {
-		return &chunkReader{ctx: ctx, db: h.db, blob: blob, enc: enc, size: size, seq: -1}, nil
+		return nil, &chunkReader{ctx: ctx, db: h.db, blob: blob, enc: enc, size: size, seq: -1}, nil
 	}
-	data := make([]byte, 0, size)
+	data = make([]byte, 0, size)
 	for seq := 0; int64(len(data)) < size; seq++ {
 		chunk, err := models.SiteBlobChunk(ctx, h.db, blob, enc, seq)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		data = append(data, chunk...)
 	}
 	if int64(len(data)) != size {
-		return nil, models.ErrSiteBlobUnreadable
+		return nil, nil, models.ErrSiteBlobUnreadable
 	}
 	h.cache.put(key, data, size)
-	return bytes.NewReader(data), nil
+	return data, nil, nil
 }
 
 // negotiate picks the stored encoding the client prefers: brotli, then
-// gzip, then none, skipping what it refuses (q=0).
+// gzip, then none, skipping what it refuses (q=0). It allocates nothing:
+// it runs for every request.
 func negotiate(accept string, f *models.SiteFile) string {
-	if accept == "" {
-		return models.EncodingIdentity
-	}
-	ok := map[string]bool{}
-	for _, part := range strings.Split(accept, ",") {
+	var br, gzip, xGzip bool
+	for rest := accept; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
 		token, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
 		if v, found := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q="); found {
@@ -355,12 +389,19 @@ func negotiate(accept string, f *models.SiteFile) string {
 				q = parsed
 			}
 		}
-		ok[strings.ToLower(strings.TrimSpace(token))] = q > 0
+		switch token = strings.TrimSpace(token); {
+		case strings.EqualFold(token, models.EncodingBrotli):
+			br = q > 0
+		case strings.EqualFold(token, models.EncodingGzip):
+			gzip = q > 0
+		case strings.EqualFold(token, "x-gzip"):
+			xGzip = q > 0
+		}
 	}
 	switch {
-	case f.BrotliBytes > 0 && ok[models.EncodingBrotli]:
+	case f.BrotliBytes > 0 && br:
 		return models.EncodingBrotli
-	case f.GzipBytes > 0 && (ok[models.EncodingGzip] || ok["x-gzip"]):
+	case f.GzipBytes > 0 && (gzip || xGzip):
 		return models.EncodingGzip
 	}
 	return models.EncodingIdentity
@@ -369,10 +410,9 @@ func negotiate(accept string, f *models.SiteFile) string {
 // notModified is If-None-Match against a file whose content hash is blob,
 // in whichever encoding the client's copy is (the comparison is weak).
 func notModified(ifNoneMatch, blob string) bool {
-	if ifNoneMatch == "" {
-		return false
-	}
-	for _, tag := range strings.Split(ifNoneMatch, ",") {
+	for rest := ifNoneMatch; rest != ""; {
+		var tag string
+		tag, rest, _ = strings.Cut(rest, ",")
 		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
 		if tag == "*" {
 			return true
@@ -392,26 +432,44 @@ func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error)
 	}
 	h.log.Error("serving a site", "host", r.Host, "path", r.URL.Path, "err", err)
 	w.Header().Set("Retry-After", "5")
-	shortPage(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "This site cannot be served right now; try again in a moment.")
+	unavailablePage.serve(w, r)
 }
 
-func siteNotFound(w http.ResponseWriter, r *http.Request) {
-	shortPage(w, r, http.StatusNotFound, "Site not found", "No site is deployed at this address.")
+// page is one of the sites' own answers when there is no file to serve,
+// built once.
+type page struct {
+	status int
+	body   string
+	length []string
 }
 
-// shortPage is the sites' own answer when there is no file to serve.
-func shortPage(w http.ResponseWriter, r *http.Request, status int, title, text string) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'")
+func newPage(status int, title, text string) *page {
 	body := `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>` + title +
 		`</title><body style="font-family:system-ui,sans-serif;margin:4rem auto;max-width:32rem;padding:0 1rem;color:#334155"><h1 style="font-size:1.25rem">` +
 		title + `</h1><p>` + text + `</p></body></html>`
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
+	return &page{status: status, body: body, length: []string{strconv.Itoa(len(body))}}
+}
+
+var (
+	methodNotAllowedPage = newPage(http.StatusMethodNotAllowed, "Method not allowed", "A site answers GET and HEAD only.")
+	badRequestPage       = newPage(http.StatusBadRequest, "Bad request", "This address is not a valid path.")
+	siteNotFoundPage     = newPage(http.StatusNotFound, "Site not found", "No site is deployed at this address.")
+	notFoundPage         = newPage(http.StatusNotFound, "Not found", "There is no page at this address.")
+	unavailablePage      = newPage(http.StatusServiceUnavailable, "Temporarily unavailable", "This site cannot be served right now; try again in a moment.")
+
+	htmlType = []string{"text/html; charset=utf-8"}
+	pageCSP  = []string{"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"}
+)
+
+func (p *page) serve(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr["Content-Type"] = htmlType
+	hdr["Cache-Control"] = noCache
+	hdr["Content-Security-Policy"] = pageCSP
+	hdr["Content-Length"] = p.length
+	w.WriteHeader(p.status)
 	if r.Method != http.MethodHead {
-		_, _ = io.WriteString(w, body)
+		_, _ = io.WriteString(w, p.body)
 	}
 }
 

@@ -158,6 +158,10 @@ func TestConditionalRequestsEncodingsRangeAndHead(t *testing.T) {
 		if decoded := decode(t, c.want, res.body); decoded != original {
 			t.Errorf("Accept-Encoding %q: decoded body differs from the file", c.accept)
 		}
+		// Compressed or not, the length is known (no chunked encoding).
+		if cl, ar := res.header.Get("Content-Length"), res.header.Get("Accept-Ranges"); cl != strconv.Itoa(len(res.body)) || ar != "bytes" {
+			t.Errorf("Accept-Encoding %q: Content-Length %q, Accept-Ranges %q; want %d, bytes", c.accept, cl, ar, len(res.body))
+		}
 		if c.want != "" {
 			if len(res.body) >= len(original) {
 				t.Errorf("%s body is %d bytes, not smaller than %d", c.want, len(res.body), len(original))
@@ -178,6 +182,15 @@ func TestConditionalRequestsEncodingsRangeAndHead(t *testing.T) {
 	res := f.get(t, "GET", js, "Range: bytes=12-21", "Accept-Encoding: br")
 	if res.status != http.StatusPartialContent || res.body != original[12:22] || res.header.Get("Content-Encoding") != "" {
 		t.Errorf("Range = %d %q (encoding %q), want 206 %q", res.status, res.body, res.header.Get("Content-Encoding"), original[12:22])
+	}
+	if res := f.get(t, "GET", js, `If-Match: "other"`); res.status != http.StatusPreconditionFailed {
+		t.Errorf("If-Match of another tag = %d, want 412", res.status)
+	}
+	if res := f.get(t, "GET", js, "If-Match: "+etag); res.status != 200 || res.body != original {
+		t.Errorf("If-Match of its tag = %d, body matches %v; want 200 and the file", res.status, res.body == original)
+	}
+	if res := f.get(t, "HEAD", js, "Accept-Encoding: gzip"); res.status != 200 || res.body != "" || res.header.Get("Content-Length") == "" {
+		t.Errorf("HEAD, gzip = %d, %d body bytes, Content-Length %q; want 200, none, the gzip length", res.status, len(res.body), res.header.Get("Content-Length"))
 	}
 	head := f.get(t, "HEAD", js)
 	if head.status != 200 || head.body != "" || head.header.Get("Content-Length") != strconv.Itoa(len(original)) {

@@ -1,4 +1,4 @@
-package replica
+package sites
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 // others, and are cut off once ReadHeaderTimeout passes.
 func TestSitesServerOutlastsSlowClients(t *testing.T) {
 	t.Parallel()
-	srv := newSitesServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "site")
 	}), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
@@ -83,8 +83,8 @@ func TestSitesServerOutlastsSlowClients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(sitesReadHeaderTimeout + 10*time.Second):
-		t.Fatalf("a slowloris client was still connected after %v", sitesReadHeaderTimeout+10*time.Second)
+	case <-time.After(readHeaderTimeout + 10*time.Second):
+		t.Fatalf("a slowloris client was still connected after %v", readHeaderTimeout+10*time.Second)
 	}
 }
 
