@@ -89,32 +89,44 @@ func TestOwnStackRaisesPanicsOnTheConnection(t *testing.T) {
 	}
 }
 
-// The pool reuses an idle goroutine rather than start one, starts one when
-// all are busy (nothing waits for a goroutine), and lets idle ones end.
+// The pool reuses the goroutine idle the shortest time rather than start
+// one, starts one when all are busy (nothing waits for a goroutine), and
+// after a burst ends the extra ones once they have been idle long enough,
+// though requests keep coming.
 func TestStackPoolReusesAndRetiresGoroutines(t *testing.T) {
-	p := newStackPool(50 * time.Millisecond)
+	p := &stackPool{idle: 200 * time.Millisecond}
 	ran := make(chan struct{})
-	for range 20 {
+	one := func() {
 		p.run(func() { ran <- struct{}{} })
 		<-ran
-		// The goroutine that ran it is idle again once it waits for work.
-		waitUntil(t, "the goroutine idle", func() bool { return len(p.work) == 0 && p.live.Load() == 1 })
+		waitUntil(t, "the goroutine idle again", func() bool {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return len(p.ready) == int(p.live.Load())
+		})
 	}
-	if n := p.started.Load(); n > 2 {
-		t.Fatalf("%d goroutines started for 20 requests one after another; want them reused", n)
+	for range 20 {
+		one()
+	}
+	if n := p.started.Load(); n != 1 {
+		t.Fatalf("%d goroutines started for 20 requests one after another; want 1, reused", n)
 	}
 
-	// All busy: new ones start, none waits.
+	// A burst: all busy, so new ones start and none waits.
 	release := make(chan struct{})
-	const busy = 8
-	for range busy {
+	const burst = 8
+	for range burst {
 		p.run(func() { <-release })
 	}
-	if n := p.live.Load(); n < busy {
-		t.Fatalf("%d goroutines live with %d requests in flight", n, busy)
+	if n := p.live.Load(); n < burst {
+		t.Fatalf("%d goroutines live with %d requests in flight", n, burst)
 	}
 	close(release)
-	waitUntil(t, "idle goroutines to end", func() bool { return p.live.Load() == 0 })
+	// Requests one at a time go on; the burst's goroutines idle out.
+	waitUntil(t, "the burst's goroutines to end", func() bool {
+		one()
+		return p.live.Load() == 1
+	})
 }
 
 func waitUntil(t *testing.T, what string, ok func() bool) {

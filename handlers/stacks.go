@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -16,7 +17,7 @@ import (
 // the handler is raised again on the connection's goroutine, where net/http
 // expects it (http.ErrAbortHandler).
 func ownStack(next http.Handler) http.Handler {
-	pool := newStackPool(30 * time.Second)
+	pool := &stackPool{idle: 10 * time.Second}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		done := make(chan any, 1)
 		pool.run(func() {
@@ -33,42 +34,63 @@ func ownStack(next http.Handler) http.Handler {
 // the stack they grew: a fresh goroutine starts at 2 KB and copies its
 // stack three times on the way to the 16 KB a page needs, which cost 9% of
 // the CPU under 5,000 pollers. Nothing queues: when no goroutine is idle a
-// new one starts, so their number follows the requests in flight, and one
-// idle for the idle time ends.
+// new one starts, so their number follows the requests in flight. The one
+// idle the shortest time goes first, so after a burst the extra goroutines
+// stay idle, and each run ends those idle longer than idle.
 type stackPool struct {
-	work    chan func()
 	idle    time.Duration
+	mu      sync.Mutex
+	ready   []*pooled    // idle goroutines, the longest idle first
 	started atomic.Int64 // goroutines ever started
 	live    atomic.Int64 // goroutines running or idle now
 }
 
-func newStackPool(idle time.Duration) *stackPool {
-	return &stackPool{work: make(chan func()), idle: idle}
+type pooled struct {
+	work  chan func() // capacity 1; nil ends the goroutine
+	since time.Time   // idle since
 }
 
-// run runs f on an idle goroutine of the pool, or on a new one.
+// run runs f on the goroutine idle the shortest time, or on a new one.
 func (p *stackPool) run(f func()) {
-	select {
-	case p.work <- f:
-	default:
-		p.started.Add(1)
-		p.live.Add(1)
-		go p.serve(f)
+	now := time.Now()
+	p.mu.Lock()
+	p.retire(now)
+	if n := len(p.ready); n > 0 {
+		g := p.ready[n-1]
+		p.ready[n-1] = nil
+		p.ready = p.ready[:n-1]
+		p.mu.Unlock()
+		g.work <- f
+		return
+	}
+	p.mu.Unlock()
+	p.started.Add(1)
+	p.live.Add(1)
+	go p.serve(&pooled{work: make(chan func(), 1)}, f)
+}
+
+// retire ends the goroutines idle longer than p.idle; p.mu is held.
+func (p *stackPool) retire(now time.Time) {
+	n := 0
+	for n < len(p.ready) && now.Sub(p.ready[n].since) > p.idle {
+		p.ready[n].work <- nil
+		n++
+	}
+	if n > 0 {
+		rest := copy(p.ready, p.ready[n:])
+		clear(p.ready[rest:])
+		p.ready = p.ready[:rest]
 	}
 }
 
-func (p *stackPool) serve(f func()) {
+func (p *stackPool) serve(g *pooled, f func()) {
 	defer p.live.Add(-1)
-	f()
-	idle := time.NewTimer(p.idle)
-	defer idle.Stop()
-	for {
-		select {
-		case f := <-p.work:
-			f()
-			idle.Reset(p.idle)
-		case <-idle.C:
-			return
-		}
+	for f != nil {
+		f()
+		p.mu.Lock()
+		g.since = time.Now()
+		p.ready = append(p.ready, g)
+		p.mu.Unlock()
+		f = <-g.work
 	}
 }

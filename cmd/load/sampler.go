@@ -21,6 +21,7 @@ type sampler struct {
 	mu          sync.Mutex
 	peakRSS     map[string]float64 // bytes, by replica
 	atPeak      map[string]memory  // what the Go runtime held when RSS peaked
+	started     time.Time          // when the pollers started
 	peakPool    map[string]float64 // the replica's open pool connections
 	peakBackend int                // pg_stat_activity rows on the database
 	scrapeErrs  int
@@ -30,7 +31,7 @@ type sampler struct {
 }
 
 func newSampler(p *product) *sampler {
-	return &sampler{p: p, peakRSS: map[string]float64{}, atPeak: map[string]memory{}, peakPool: map[string]float64{}, counters: map[string][2]float64{}}
+	return &sampler{p: p, started: time.Now(), peakRSS: map[string]float64{}, atPeak: map[string]memory{}, peakPool: map[string]float64{}, counters: map[string][2]float64{}}
 }
 
 func (s *sampler) run(ctx context.Context) {
@@ -59,7 +60,7 @@ func (s *sampler) sample(ctx context.Context) {
 		}
 		if rss := m["process_resident_memory_bytes"]; rss > s.peakRSS[base] {
 			s.peakRSS[base] = rss
-			s.atPeak[base] = memoryOf(m)
+			s.atPeak[base] = memoryOf(m, time.Since(s.started))
 		}
 		for name, v := range m {
 			if strings.HasPrefix(name, "go_sql_open_connections") {
@@ -144,10 +145,12 @@ func dbNameOf(raw string) string {
 // memory is what the Go runtime reported holding at one scrape, in bytes.
 type memory struct {
 	heapInUse, heapFree, stacks, nextGC, goroutines float64
+	at                                              time.Duration // since the pollers started
 }
 
-func memoryOf(m map[string]float64) memory {
+func memoryOf(m map[string]float64, at time.Duration) memory {
 	return memory{
+		at:        at,
 		heapInUse: m["go_memstats_heap_inuse_bytes"],
 		// Freed by the GC but not yet returned to the OS: still in RSS.
 		heapFree:   m["go_memstats_heap_idle_bytes"] - m["go_memstats_heap_released_bytes"],
@@ -159,6 +162,6 @@ func memoryOf(m map[string]float64) memory {
 
 func (m memory) String() string {
 	const mb = 1 << 20
-	return fmt.Sprintf("heap in use %.0f MB, heap freed but kept %.0f MB, goroutine stacks %.0f MB (%.0f goroutines), next GC at %.0f MB",
-		m.heapInUse/mb, m.heapFree/mb, m.stacks/mb, m.goroutines, m.nextGC/mb)
+	return fmt.Sprintf("%v after the pollers started: heap in use %.0f MB, heap freed but kept %.0f MB, goroutine stacks %.0f MB (%.0f goroutines), next GC at %.0f MB",
+		m.at.Round(time.Second), m.heapInUse/mb, m.heapFree/mb, m.stacks/mb, m.goroutines, m.nextGC/mb)
 }
