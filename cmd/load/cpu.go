@@ -23,13 +23,22 @@ type cpuClock struct {
 	replicas float64
 	self     float64
 	machine  float64 // busy seconds, all CPUs (/proc/stat)
+	// statusBuckets is the product's own latency histogram of status
+	// polls, summed over the replicas: cumulative count by upper bound.
+	statusBuckets map[string]float64
 }
 
 func readCPU(ctx context.Context, p *product) cpuClock {
-	c := cpuClock{at: time.Now()}
+	c := cpuClock{at: time.Now(), statusBuckets: map[string]float64{}}
+	const bucket = `chefdeploy_http_request_duration_seconds_bucket{method="GET",route="GET /apps/{id}/status",le="`
 	for _, base := range p.metricsBases {
 		if m, err := loadtest.ScrapeMetrics(ctx, base, p.metricsToken); err == nil {
 			c.replicas += m["process_cpu_seconds_total"]
+			for name, v := range m {
+				if le, ok := strings.CutPrefix(name, bucket); ok {
+					c.statusBuckets[strings.TrimSuffix(le, `"}`)] += v
+				}
+			}
 		}
 	}
 	var ru syscall.Rusage
@@ -76,4 +85,22 @@ func reportCPU(w io.Writer, from, to cpuClock, cpus int) {
 	machine := (to.machine - from.machine) / secs
 	fmt.Fprintf(w, "CPU over the measured run, in cores busy of %d: product %.2f, load tool (its browsers and the sandbox) %.2f, everything else (PostgreSQL, HAProxy, other processes) %.2f, idle %.2f\n",
 		cpus, product, self, max(0, machine-product-self), max(0, float64(cpus)-machine))
+}
+
+// reportServerLatency prints the share of the run's status polls the
+// product answered within each bound, by its own histogram (from the
+// session check to the answer written): what the product takes, apart from
+// the network, the accept queue and the load tool's own scheduling.
+func reportServerLatency(w io.Writer, from, to cpuClock) {
+	total := to.statusBuckets["+Inf"] - from.statusBuckets["+Inf"]
+	if total <= 0 {
+		return
+	}
+	var parts []string
+	for _, le := range []string{"0.001", "0.005", "0.01", "0.025", "0.1"} {
+		n := to.statusBuckets[le] - from.statusBuckets[le]
+		ms, _ := strconv.ParseFloat(le, 64)
+		parts = append(parts, fmt.Sprintf("%.2f%% within %g ms", 100*n/total, ms*1000))
+	}
+	fmt.Fprintf(w, "status polls by the product's own histogram (chefdeploy_http_request_duration_seconds): %s\n", strings.Join(parts, ", "))
 }
