@@ -52,6 +52,7 @@ type settings struct {
 	profile       bool
 	productEnv    string
 	keyStock      int
+	memoryLimit   string
 	binary        string
 }
 
@@ -93,6 +94,7 @@ func parse(args []string) (settings, error) {
 	fs.StringVar(&s.workDir, "dir", "", "where the binary and the replicas' data go (default: a temporary directory)")
 	fs.StringVar(&s.binary, "binary", "", "a built chefdeploy to run (default: build the module in this directory)")
 	fs.BoolVar(&s.profile, "profile", false, "save a CPU profile of the measured run and heap profiles of the first replica into -dir")
+	fs.StringVar(&s.memoryLimit, "memory-limit", "128MiB", "each replica's GOMEMLIMIT, the Go runtime's soft memory limit, as README \"Sizing a replica\" advises (\"\": none, the runtime's default)")
 	fs.IntVar(&s.keyStock, "key-stock", -1, "Convex Auth keys the replicas keep made ahead (AUTH_KEY_STOCK), filled before the warm-up: -1 sizes it for the run (connects/s x duration + in-flight), 0 keeps none, so each connect makes its own (about 45 ms of a core)")
 	fs.StringVar(&s.productEnv, "product-env", "", "extra settings for the replicas, comma-separated NAME=value (e.g. GODEBUG=gctrace=1,GOGC=200)")
 	if err := fs.Parse(args); err != nil {
@@ -311,6 +313,9 @@ func start(ctx context.Context, s settings, stdout io.Writer) (*product, func(),
 	}
 	fmt.Fprintf(stdout, "building chefdeploy and starting %d replica(s)…\n", s.replicas)
 	env := []string{"CHECK_CONNECTION_DEADLINE=" + (s.warmup + s.duration + 5*time.Minute).String(), fmt.Sprintf("AUTH_KEY_STOCK=%d", s.keyStock)}
+	if s.memoryLimit != "" {
+		env = append(env, "GOMEMLIMIT="+s.memoryLimit)
+	}
 	if s.productEnv != "" {
 		env = append(env, strings.Split(s.productEnv, ",")...)
 	}
@@ -426,7 +431,10 @@ func prepareApps(ctx context.Context, signed []*loadtest.Browser, n int, stdout 
 }
 
 // poll is one browser's status polling: its first poll at a random moment
-// of the first interval, then every interval ±10%.
+// of the first interval, then every interval ±10%. (A poll=1 that finds the
+// state final answers with the whole panel and its out-of-band updates, three
+// queries: sent by every browser's first poll, it piled 4,000 requests up
+// behind the database pool at the start of each run.)
 func poll(ctx context.Context, b *loadtest.Browser, app watched, every time.Duration, polls *atomic.Int64) {
 	wait := time.Duration(rand.Int64N(int64(every)))
 	state := ""
@@ -434,7 +442,9 @@ func poll(ctx context.Context, b *loadtest.Browser, app watched, every time.Dura
 		if !sleep(ctx, wait) {
 			return
 		}
-		st, _, err := b.Status(ctx, app.id, state == "" || state == "connecting")
+		// As the page does: it polls with poll=1 only while it shows
+		// connecting; the first request is the page's own fragment.
+		st, _, err := b.Status(ctx, app.id, state == "connecting")
 		if err == nil {
 			state = st
 			polls.Add(1)

@@ -20,6 +20,7 @@ type sampler struct {
 	p           *product
 	mu          sync.Mutex
 	peakRSS     map[string]float64 // bytes, by replica
+	lastRSS     map[string]float64 // the latest scrape's, by replica
 	atPeak      map[string]memory  // what the Go runtime held when RSS peaked
 	started     time.Time          // when the pollers started
 	peakPool    map[string]float64 // the replica's open pool connections
@@ -31,7 +32,7 @@ type sampler struct {
 }
 
 func newSampler(p *product) *sampler {
-	return &sampler{p: p, started: time.Now(), peakRSS: map[string]float64{}, atPeak: map[string]memory{}, peakPool: map[string]float64{}, counters: map[string][2]float64{}}
+	return &sampler{p: p, started: time.Now(), peakRSS: map[string]float64{}, lastRSS: map[string]float64{}, atPeak: map[string]memory{}, peakPool: map[string]float64{}, counters: map[string][2]float64{}}
 }
 
 func (s *sampler) run(ctx context.Context) {
@@ -58,6 +59,7 @@ func (s *sampler) sample(ctx context.Context) {
 			s.mu.Unlock()
 			continue
 		}
+		s.lastRSS[base] = m["process_resident_memory_bytes"]
 		if rss := m["process_resident_memory_bytes"]; rss > s.peakRSS[base] {
 			s.peakRSS[base] = rss
 			s.atPeak[base] = memoryOf(m, time.Since(s.started))
@@ -101,7 +103,7 @@ func (s *sampler) report(w io.Writer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, base := range s.p.metricsBases {
-		fmt.Fprintf(w, "%s: peak RSS %.0f MB, peak open pool connections %.0f (go_sql_open_connections)\n", base, s.peakRSS[base]/(1<<20), s.peakPool[base])
+		fmt.Fprintf(w, "%s: peak RSS %.0f MB (%.0f MB at the end), peak open pool connections %.0f (go_sql_open_connections)\n", base, s.peakRSS[base]/(1<<20), s.lastRSS[base]/(1<<20), s.peakPool[base])
 		fmt.Fprintf(w, "  at the peak: %s\n", s.atPeak[base])
 	}
 	if s.p.db != nil {
