@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -139,7 +140,11 @@ func BenchmarkConnectToConnected(b *testing.B) {
 // benchConnect times Connect → connected in one CONVEX_API mode; in
 // platform mode Ada authorizes acme first.
 func benchConnect(b *testing.B, mode string) {
-	bb := benchSetup(b, withEnv("CONVEX_API", mode))
+	// A stock that serves every timed connect, as production's default of
+	// 200 does for bursts of up to 200; the fillers wait while keys are
+	// being taken, so a stock of 2 would leave most connects making their
+	// own key.
+	bb := benchSetup(b, withEnv("CONVEX_API", mode), withEnv("AUTH_KEY_STOCK", strconv.Itoa(connectsPerRound+5)))
 	c := webtest.Browser(b)
 	webtest.Login(b, c, bb.app.URL, bb.cfg.OIDCIssuerURL+"/authorize", sandbox.UserAda)
 	if mode == "platform" {

@@ -86,11 +86,10 @@ func (k *authKeySource) make(ctx context.Context) (*rsa.PrivateKey, error) {
 // fill tops the stock up to its target until ctx ends, one key at a time,
 // counting before each: replicas filling at once overshoot the target by
 // at most one key each. It yields to connects: while keys are being taken
-// (the count fell since it last looked, on any replica), it waits an
-// interval and looks again, so a burst of connects is served from the stock
-// without the fillers spending the cores it needs, and the stock is made
-// again once the burst is over. Connects that empty it meanwhile make their
-// own keys, within the same cap.
+// (the count fell since it last looked, on any replica) and the stock is
+// above its reserve, it waits an interval and looks again, so a burst of
+// connects is served from the stock without the fillers spending the cores
+// it needs, and the stock is made again once the burst is over.
 func (k *authKeySource) fill(ctx context.Context) {
 	tick := time.NewTicker(k.interval)
 	defer tick.Stop()
@@ -113,12 +112,17 @@ func (k *authKeySource) fill(ctx context.Context) {
 	}
 }
 
-// topUp adds one key to the stock when it is below its target and no key
-// was taken since the count was last (the filler's previous look; -1: none
-// yet). It returns the count after its work.
+// topUp adds one key to the stock when it is below its target, and either
+// no key was taken since the count was last (the filler's previous look;
+// -1: none yet) or the stock is below its reserve. It returns the count
+// after its work.
 func (k *authKeySource) topUp(ctx context.Context, last int) (n int, added bool, err error) {
 	n, err = models.CountAuthKeys(ctx, k.db)
-	if err != nil || n >= k.target || (last >= 0 && n < last) {
+	// A tenth of the target is a reserve, made even while keys are taken:
+	// a steady trickle of connects would otherwise keep the fillers
+	// waiting and, once the stock ran dry, make every connect generate.
+	reserve := max(1, k.target/10)
+	if err != nil || n >= k.target || (last >= 0 && n < last && n >= reserve) {
 		return n, false, err
 	}
 	key, err := k.make(ctx)

@@ -143,7 +143,8 @@ func TestAuthKeyFillerFillsToTheTarget(t *testing.T) {
 
 // The filler yields to connects: while keys are being taken (the count
 // fell since its last look) it makes none, and it fills again once the
-// count holds still for one look.
+// count holds still for one look, or at once when the stock is below its
+// reserve.
 func TestAuthKeyFillerWaitsWhileKeysAreTaken(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -174,6 +175,15 @@ func TestAuthKeyFillerWaitsWhileKeysAreTaken(t *testing.T) {
 	if got := generated.Load() - made; got != 2 {
 		t.Fatalf("%d keys made after the burst, want 2", got)
 	}
+
+	// Below its reserve (a tenth of the target, at least one key) the
+	// stock is made again even while keys are taken.
+	for range 3 {
+		if _, err := src.get(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(3, 1, true)
 }
 
 // However many connects want a key at once, and while the filler fills,

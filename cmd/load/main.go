@@ -95,7 +95,7 @@ func parse(args []string) (settings, error) {
 	fs.StringVar(&s.binary, "binary", "", "a built chefdeploy to run (default: build the module in this directory)")
 	fs.BoolVar(&s.profile, "profile", false, "save a CPU profile of the measured run and heap profiles of the first replica into -dir")
 	fs.StringVar(&s.memoryLimit, "memory-limit", "128MiB", "each replica's GOMEMLIMIT, the Go runtime's soft memory limit, as README \"Sizing a replica\" advises (\"\": none, the runtime's default)")
-	fs.IntVar(&s.keyStock, "key-stock", -1, "Convex Auth keys the replicas keep made ahead (AUTH_KEY_STOCK), filled before the warm-up: -1 sizes it for the run (connects/s x duration + in-flight), 0 keeps none, so each connect makes its own (about 45 ms of a core)")
+	fs.IntVar(&s.keyStock, "key-stock", -1, "Convex Auth keys the replicas keep made ahead (AUTH_KEY_STOCK), filled before the warm-up: -1 sizes it for the run ((connects/s x duration + in-flight) / 0.9, above the fillers' reserve), 0 keeps none, so each connect makes its own (about 45 ms of a core)")
 	fs.StringVar(&s.productEnv, "product-env", "", "extra settings for the replicas, comma-separated NAME=value (e.g. GODEBUG=gctrace=1,GOGC=200)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -116,7 +116,9 @@ func parse(args []string) (settings, error) {
 	}
 	s.sessions = min(s.sessions, s.pollers)
 	if s.keyStock < 0 {
-		s.keyStock = int(s.connectRate*s.duration.Seconds()) + s.inFlight
+		// Every connect of the run, above the tenth the fillers keep
+		// making even during a burst.
+		s.keyStock = int((s.connectRate*s.duration.Seconds() + float64(s.inFlight)) / 0.9)
 	}
 	if s.target != "" {
 		if err := loadtest.CheckLoopback(s.target); err != nil {
