@@ -318,6 +318,12 @@ func start(ctx context.Context, s settings, stdout io.Writer) (*product, func(),
 	if s.memoryLimit != "" {
 		env = append(env, "GOMEMLIMIT="+s.memoryLimit)
 	}
+	// Replicas packed on fewer cores than they would each use share them:
+	// three Go schedulers of 2 threads each on 2 cores made the OS the
+	// scheduler (poll p99 210 ms against 59 ms with one thread each).
+	if s.replicas > 1 {
+		env = append(env, fmt.Sprintf("GOMAXPROCS=%d", max(1, runtime.NumCPU()/s.replicas)))
+	}
 	if s.productEnv != "" {
 		env = append(env, strings.Split(s.productEnv, ",")...)
 	}
