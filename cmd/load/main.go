@@ -162,11 +162,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cleanup()
 
-	if s.target == "" {
-		if err := fillKeyStock(ctx, p, s.keyStock, stdout); err != nil {
-			return err
-		}
-	}
 	rec := loadtest.NewRecorder()
 	setupRec := loadtest.NewRecorder()
 	fmt.Fprintf(stdout, "signing in %d sessions, creating %d apps…\n", s.sessions, s.apps)
@@ -177,6 +172,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	apps, err := prepareApps(ctx, signed, s.apps, stdout)
 	if err != nil {
 		return err
+	}
+	// After the apps: the fifth of them that were connected took keys from
+	// the stock, which the fillers would otherwise make again during the
+	// warm-up and the first seconds of the run.
+	if s.target == "" {
+		if err := fillKeyStock(ctx, p, s.keyStock, stdout); err != nil {
+			return err
+		}
 	}
 
 	// Pollers: each its own connection, sharing a signed-in session.
