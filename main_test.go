@@ -227,6 +227,14 @@ func TestRolesCommand(t *testing.T) {
 	if out, _ := roles("list"); strings.Contains(out, "grace@example.com") {
 		t.Fatalf("list after revoke: %q", out)
 	}
+	// Support staff by SUPPORT_OIDC_GROUP are listed too: their latest
+	// sign-in's groups claim held the group.
+	if _, err := db.Exec(`INSERT INTO users (convex_id, name, email, support_group_member) VALUES ('s', 'Sam Support', 'sam@example.com', true)`); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := roles("list"); !strings.Contains(out, "sam@example.com") || !strings.Contains(out, "in the SUPPORT_OIDC_GROUP group at their latest sign-in") {
+		t.Fatalf("list with a group member: %q", out)
+	}
 	for _, bad := range [][]string{{}, {"grant", "admin", "x@y"}, {"grant", "support"}} {
 		if _, err := roles(bad...); err == nil || !strings.Contains(err.Error(), "usage") {
 			t.Errorf("roles %v: %v, want the usage line", bad, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -23,10 +24,17 @@ func runRoles(ctx context.Context, db *sqlx.DB, args []string, stdout io.Writer)
 			fmt.Fprintln(stdout, "no one has the support role")
 		}
 		for _, u := range users {
-			source := "granted by the CLI"
-			if !u.Granted {
-				source = "member of the support team (checked " + u.CheckedAt.Time.UTC().Format("2006-01-02 15:04 UTC") + ")"
+			var sources []string
+			if u.Granted {
+				sources = append(sources, "granted by the CLI")
 			}
+			if u.GroupMember {
+				sources = append(sources, "in the SUPPORT_OIDC_GROUP group at their latest sign-in")
+			}
+			if u.TeamMember {
+				sources = append(sources, "member of the support team (checked "+u.CheckedAt.Time.UTC().Format("2006-01-02 15:04 UTC")+")")
+			}
+			source := strings.Join(sources, "; ")
 			fmt.Fprintf(stdout, "support\t%s\t%s\t%s\n", u.Email, u.Name, source)
 		}
 		return nil

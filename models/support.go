@@ -112,14 +112,17 @@ type SupportUser struct {
 	Granted    bool         `db:"support_granted"`
 	TeamMember bool         `db:"support_team_member"`
 	CheckedAt  sql.NullTime `db:"support_checked_at"`
+	// GroupMember: the latest sign-in's groups claim held SUPPORT_OIDC_GROUP.
+	GroupMember bool `db:"support_group_member"`
 }
 
-// SupportUsers lists users granted support or seen in the support team.
+// SupportUsers lists users granted support, seen in the support team or in
+// the support group at their latest sign-in.
 func SupportUsers(ctx context.Context, db sqlx.QueryerContext) ([]SupportUser, error) {
 	var us []SupportUser
 	err := sqlx.SelectContext(ctx, db, &us, `
-		SELECT email, name, support_granted, support_team_member, support_checked_at
-		  FROM users WHERE support_granted OR support_team_member ORDER BY email`)
+		SELECT email, name, support_granted, support_team_member, support_checked_at, support_group_member
+		  FROM users WHERE support_granted OR support_team_member OR support_group_member ORDER BY email`)
 	return us, err
 }
 
