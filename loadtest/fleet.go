@@ -301,7 +301,18 @@ func (f *Fleet) Close() error {
 	if f.admin != nil {
 		if f.DatabaseName != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_, err = f.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+f.DatabaseName+" WITH (FORCE)")
+			// A backend PostgreSQL started on the database itself (an
+			// autovacuum worker after the run's writes) cannot be
+			// terminated by us and fails the drop; it ends by itself.
+			for try := 0; try < 5; try++ {
+				if _, err = f.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+f.DatabaseName+" WITH (FORCE)"); err == nil || ctx.Err() != nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
 			cancel()
 		}
 		f.admin.Close()
