@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -31,6 +32,10 @@ import (
 	"chefdeploy/loadtest"
 	"chefdeploy/sandbox"
 )
+
+// memoryLimitSyntax is what the Go runtime accepts in GOMEMLIMIT (besides
+// "off"); a replica given anything else dies at start.
+var memoryLimitSyntax = regexp.MustCompile(`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`)
 
 type settings struct {
 	target        string
@@ -113,12 +118,17 @@ func parse(args []string) (settings, error) {
 		return s, fmt.Errorf("-in-flight must be at least 1")
 	case s.profile && s.workDir == "":
 		return s, fmt.Errorf("-profile needs -dir, where the profiles are kept")
+	case s.keyStock < -1 || s.keyStock > 10000:
+		return s, fmt.Errorf("-key-stock must be -1 (sized for the run) or 0 to 10000 keys")
+	case s.memoryLimit != "" && s.memoryLimit != "off" && !memoryLimitSyntax.MatchString(s.memoryLimit):
+		return s, fmt.Errorf("-memory-limit must be a GOMEMLIMIT: a number of bytes with an optional B, KiB, MiB, GiB or TiB (e.g. 128MiB), off, or empty")
 	}
 	s.sessions = min(s.sessions, s.pollers)
 	if s.keyStock < 0 {
 		// Every connect of the run, above the tenth the fillers keep
 		// making even during a burst.
-		s.keyStock = int((s.connectRate*s.duration.Seconds() + float64(s.inFlight)) / 0.9)
+		// AUTH_KEY_STOCK's ceiling: a longer run makes the rest as it goes.
+		s.keyStock = min(10000, int((s.connectRate*s.duration.Seconds()+float64(s.inFlight))/0.9))
 	}
 	if s.target != "" {
 		if err := loadtest.CheckLoopback(s.target); err != nil {

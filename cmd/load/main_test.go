@@ -32,9 +32,32 @@ func TestParseBoundsTheRun(t *testing.T) {
 		"profile no dir":  {"-database-url", db, "-profile"},
 		"no database":     {"-database-url", ""},
 		"no connects cap": {"-database-url", db, "-in-flight", "0"},
+		"memory limit":    {"-database-url", db, "-memory-limit", "128MB"},
+		"key stock":       {"-database-url", db, "-key-stock", "-2"},
 	} {
 		if _, err := parse(args); err == nil {
 			t.Errorf("%s: parse(%q) accepted it", name, args)
 		}
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"", "128MiB", "1GiB", "134217728", "off"} {
+		if _, err := parse([]string{"-database-url", "postgres://u:p@127.0.0.1/x", "-memory-limit", ok}); err != nil {
+			t.Errorf("-memory-limit %q: %v", ok, err)
+		}
+	}
+}
+
+// The stock sized for a long run stays within what AUTH_KEY_STOCK accepts.
+func TestParseSizesTheKeyStock(t *testing.T) {
+	t.Parallel()
+	db := "postgres://u:p@127.0.0.1/x"
+	if s, err := parse([]string{"-database-url", db, "-duration", "60s"}); err != nil || s.keyStock != 1344 {
+		t.Errorf("60 s at 20/s: key stock %d, %v; want 1344", s.keyStock, err)
+	}
+	if s, err := parse([]string{"-database-url", db, "-duration", "30m"}); err != nil || s.keyStock != 10000 {
+		t.Errorf("30 min: key stock %d, %v; want the ceiling 10000", s.keyStock, err)
 	}
 }
