@@ -84,6 +84,10 @@ type memoEntry struct {
 	decoded time.Time
 }
 
+// cookieMemoTTL is how long a decoded cookie is trusted before its
+// signature and max age are checked again.
+const cookieMemoTTL = 5 * time.Second
+
 // maxMemoizedCookies bounds memory; past it the memo starts over.
 const maxMemoizedCookies = 100_000
 

@@ -127,7 +127,7 @@ func New(d Deps) *Server {
 		connections: d.Jobs.Connections,
 		statuses:    d.Statuses,
 		sessions:    d.Sessions,
-		sidMemo:     newCookieMemo(models.SessionCacheTTL),
+		sidMemo:     newCookieMemo(cookieMemoTTL),
 		uploads:     newUploadGate(cfg.MaxUploadsPerUser, cfg.UploadTempMaxBytes, cfg.UploadMinRate, cfg.UploadRateWindow),
 		limits:      newRateLimits(cfg),
 		login:       newLoginProvider(cfg, d.HTTPClient),

@@ -9,14 +9,19 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// SessionEndedChannel is the NOTIFY channel on which DeleteSession announces
-// the hash (hex) of every session it ends.
+// SessionEndedChannel is the NOTIFY channel on which the database announces
+// (by triggers, migration 00013) the hash (hex) of every session deleted, cut
+// short or given another user or token, and of every session of a user whose
+// name or email changed; '*' when the sessions table was emptied.
 const SessionEndedChannel = "chefdeploy_session_ended"
 
 // SessionCacheTTL bounds how long a cached session is used without asking the
-// database: a session ended without a notification (a row deleted by hand, a
-// user deleted with their sessions) stops working everywhere within it.
-const SessionCacheTTL = 5 * time.Second
+// database. Every change is announced, so this is only a backstop (for a
+// notification lost with its connection the cache already starts over);
+// it was 5 s while deletes by hand went unannounced, and re-reading every
+// session each 5 s on every replica was most of the database's queries
+// under load.
+const SessionCacheTTL = time.Minute
 
 // SessionCache keeps signed-in sessions in memory, so that a request (above
 // all the status poll every connecting browser sends each second) costs no
@@ -33,7 +38,8 @@ type SessionCache struct {
 func NewSessionCache(db *sqlx.DB, logger *slog.Logger) *SessionCache {
 	keyOf := func(payload string) (string, bool) {
 		hash, err := hex.DecodeString(payload)
-		return string(hash), err == nil
+		// '*' (or anything else not a hash) empties the cache.
+		return string(hash), err == nil && len(hash) > 0
 	}
 	return &SessionCache{db: db, cache: newNotifiedCache[SessionWithUser]("session cache", SessionEndedChannel, SessionCacheTTL, logger, keyOf)}
 }

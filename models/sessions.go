@@ -85,12 +85,10 @@ func SessionByID(ctx context.Context, db sqlx.ExtContext, id string) (SessionWit
 }
 
 // DeleteSession ends a session on the server; deleting a missing one is no
-// error. Every replica's SessionCache is told, when the delete commits.
+// error. Every replica's SessionCache is told when the delete commits (by
+// the sessions table's trigger, as for any other delete).
 func DeleteSession(ctx context.Context, db sqlx.ExtContext, id string) error {
-	_, err := db.ExecContext(ctx, `
-		WITH ended AS (DELETE FROM sessions WHERE id_hash = $1 RETURNING id_hash)
-		SELECT pg_notify($2, encode(id_hash, 'hex')) FROM ended`,
-		HashSessionID(id), SessionEndedChannel)
+	_, err := db.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = $1`, HashSessionID(id))
 	return err
 }
 
