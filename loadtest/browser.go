@@ -15,6 +15,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -82,6 +83,24 @@ func (b *Browser) Send(ctx context.Context, route, method, target string, form u
 }
 
 func (b *Browser) do(route string, req *http.Request) (Answer, error) {
+	var body string
+	ans, err := b.round(route, req, func(raw []byte) { body = string(raw) })
+	ans.Body = body
+	return ans, err
+}
+
+// bodies are the buffers answers are read into: 5,000 pollers reading a
+// fragment a second with io.ReadAll (and copying it into a string) made
+// most of this tool's garbage, and its collector's pauses were the
+// slowest seconds of what it measured.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxAnswer bounds what an answer may take of this tool's memory.
+const maxAnswer = 8 << 20
+
+// round makes one request and hands its whole body to read, which must
+// not keep it: the buffer is reused. The answer's Body is left empty.
+func (b *Browser) round(route string, req *http.Request, read func(body []byte)) (Answer, error) {
 	start := time.Now()
 	res, err := b.Client.Do(req)
 	if err != nil {
@@ -91,8 +110,10 @@ func (b *Browser) do(route string, req *http.Request) (Answer, error) {
 		return Answer{}, fmt.Errorf("%s: %w", route, err)
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
+	buf := bodies.Get().(*bytes.Buffer)
+	defer bodies.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(res.Body, maxAnswer)); err != nil {
 		if b.Rec != nil && req.Context().Err() == nil {
 			b.Rec.Fail(route)
 		}
@@ -101,7 +122,8 @@ func (b *Browser) do(route string, req *http.Request) (Answer, error) {
 	if b.Rec != nil {
 		b.Rec.Observe(route, time.Since(start), res.StatusCode)
 	}
-	return Answer{Status: res.StatusCode, Header: res.Header, Body: string(raw)}, nil
+	read(buf.Bytes())
+	return Answer{Status: res.StatusCode, Header: res.Header}, nil
 }
 
 // Login signs in through the real flow: /auth/login, the sandbox's OIDC
@@ -177,26 +199,36 @@ var stateAttr = regexp.MustCompile(`data-testid="connection" data-state="([a-z]+
 
 // Status polls the status fragment as the page does (poll=1 while it is
 // connecting) and returns the state it shows.
-func (b *Browser) Status(ctx context.Context, appID string, polling bool) (string, Answer, error) {
+func (b *Browser) Status(ctx context.Context, appID string, polling bool) (string, error) {
 	target := b.Base + "/apps/" + appID + "/status"
 	if polling {
 		target += "?poll=1"
 	}
-	res, err := b.Send(ctx, "GET /apps/{id}/status", "GET", target, nil, "HX-Request", "true")
+	req, err := http.NewRequestWithContext(ctx, "GET", target, nil)
 	if err != nil {
-		return "", res, err
+		return "", err
+	}
+	req.Header.Set("HX-Request", "true")
+	const route = "GET /apps/{id}/status"
+	var state string
+	res, err := b.round(route, req, func(body []byte) {
+		if m := stateAttr.FindSubmatch(body); m != nil {
+			state = string(m[1])
+		}
+	})
+	if err != nil {
+		return "", err
 	}
 	if res.Status != http.StatusOK {
-		return "", res, fmt.Errorf("status = %d", res.Status)
+		return "", fmt.Errorf("status = %d", res.Status)
 	}
-	m := stateAttr.FindStringSubmatch(res.Body)
-	if m == nil {
+	if state == "" {
 		if b.Rec != nil {
-			b.Rec.Fail("GET /apps/{id}/status")
+			b.Rec.Fail(route)
 		}
-		return "", res, errors.New("the status fragment has no data-state")
+		return "", errors.New("the status fragment has no data-state")
 	}
-	return m[1], res, nil
+	return state, nil
 }
 
 var deployStatus = regexp.MustCompile(`data-testid="deploy-steps" data-status="([a-z]+)"`)

@@ -14,24 +14,42 @@ import (
 // for concurrent use.
 type Recorder struct {
 	mu     sync.Mutex
+	start  time.Time
 	routes map[string]*routeStats
 }
 
 type routeStats struct {
 	latencies []time.Duration
+	// ends holds when each answer came, since the Recorder was made
+	// (latencies[i] ended at ends[i]): the run's slowest seconds come out
+	// of it.
+	ends      []time.Duration
 	server5xx int
 	errors    int
 }
 
 // NewRecorder makes an empty Recorder.
-func NewRecorder() *Recorder { return &Recorder{routes: map[string]*routeStats{}} }
+func NewRecorder() *Recorder { return &Recorder{start: time.Now(), routes: map[string]*routeStats{}} }
+
+// Reset forgets everything recorded so far and starts its clock again.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.start = time.Now()
+	r.routes = map[string]*routeStats{}
+}
 
 // Observe records one answered request: its latency and status.
 func (r *Recorder) Observe(route string, d time.Duration, status int) {
+	r.observeAt(route, d, status, time.Since(r.start))
+}
+
+func (r *Recorder) observeAt(route string, d time.Duration, status int, end time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.route(route)
 	s.latencies = append(s.latencies, d)
+	s.ends = append(s.ends, end)
 	if status >= 500 {
 		s.server5xx++
 	}
@@ -83,6 +101,43 @@ func (r *Recorder) Summary(elapsed time.Duration) []RouteSummary {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
 	return out
+}
+
+// SecondSummary is one second of a route: its answers that ended in
+// [At, At+1s) since the Recorder was made.
+type SecondSummary struct {
+	At       time.Duration
+	Count    int
+	P99, Max time.Duration
+}
+
+// SlowestSeconds returns route's n seconds with the highest p99, slowest
+// first: whether a run's tail comes from a few bad moments (a pause, a
+// periodic task) or is spread over all of it.
+func (r *Recorder) SlowestSeconds(route string, n int) []SecondSummary {
+	r.mu.Lock()
+	s := r.routes[route]
+	var bySecond map[time.Duration][]time.Duration
+	if s != nil {
+		bySecond = make(map[time.Duration][]time.Duration)
+		for i, end := range s.ends {
+			sec := end.Truncate(time.Second)
+			bySecond[sec] = append(bySecond[sec], s.latencies[i])
+		}
+	}
+	r.mu.Unlock()
+	out := make([]SecondSummary, 0, len(bySecond))
+	for at, ls := range bySecond {
+		slices.Sort(ls)
+		out = append(out, SecondSummary{At: at, Count: len(ls), P99: Percentile(ls, 99), Max: ls[len(ls)-1]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].P99 != out[j].P99 {
+			return out[i].P99 > out[j].P99
+		}
+		return out[i].At < out[j].At
+	})
+	return out[:min(n, len(out))]
 }
 
 // Percentile is the nearest-rank p-th percentile of sorted latencies (0

@@ -137,3 +137,47 @@ not a sample
 		}
 	}
 }
+
+func TestSlowestSecondsFindsTheBadMoment(t *testing.T) {
+	t.Parallel()
+	r := NewRecorder()
+	const route = "GET /apps/{id}/status"
+	// Three seconds of 100 answers each; in the second one, two are slow.
+	for sec := 0; sec < 3; sec++ {
+		for i := 0; i < 100; i++ {
+			d := time.Millisecond
+			if sec == 1 && i < 2 {
+				d = time.Duration(40+i) * time.Millisecond
+			}
+			r.observeAt(route, d, 200, time.Duration(sec)*time.Second+time.Duration(i)*time.Millisecond)
+		}
+	}
+	got := r.SlowestSeconds(route, 2)
+	if len(got) != 2 {
+		t.Fatalf("SlowestSeconds = %+v, want 2 seconds", got)
+	}
+	if got[0].At != time.Second || got[0].Count != 100 || got[0].P99 != 40*time.Millisecond || got[0].Max != 41*time.Millisecond {
+		t.Errorf("slowest second = %+v, want +1s with 100 answers, p99 40 ms, max 41 ms", got[0])
+	}
+	if got[1].P99 != time.Millisecond || got[1].At != 0 {
+		t.Errorf("next second = %+v, want +0s at 1 ms", got[1])
+	}
+	if none := r.SlowestSeconds("POST /apps", 5); len(none) != 0 {
+		t.Errorf("a route with no answers has slow seconds: %+v", none)
+	}
+}
+
+func TestRecorderReset(t *testing.T) {
+	t.Parallel()
+	r := NewRecorder()
+	r.Observe("GET /apps/{id}/status", time.Millisecond, 200)
+	r.Fail("POST /apps")
+	r.Reset()
+	if rows := r.Summary(time.Second); len(rows) != 0 {
+		t.Fatalf("after Reset: %+v", rows)
+	}
+	r.Observe("GET /apps/{id}/status", time.Millisecond, 200)
+	if rows := r.Summary(time.Second); len(rows) != 1 || rows[0].Count != 1 {
+		t.Fatalf("after Reset and one answer: %+v", rows)
+	}
+}

@@ -147,7 +147,7 @@ func restartPostgres(ctx context.Context, s settings, log io.Writer) (o outcome)
 		wg.Go(func() {
 			defer p.Close()
 			for pollCtx.Err() == nil {
-				if _, _, err := p.Status(pollCtx, ids[i%len(ids)], false); err == nil {
+				if _, err := p.Status(pollCtx, ids[i%len(ids)], false); err == nil {
 					polls.Add(1)
 				} else if pollCtx.Err() == nil {
 					pollErrors.Add(1)
@@ -160,7 +160,7 @@ func restartPostgres(ctx context.Context, s settings, log io.Writer) (o outcome)
 		})
 	}
 	defer func() { stopPolls(); wg.Wait() }()
-	if st, _, err := b.Status(ctx, target, false); err != nil || st != "connected" {
+	if st, err := b.Status(ctx, target, false); err != nil || st != "connected" {
 		o.err = fmt.Errorf("before the restart the target shows %q, %v", st, err)
 		return
 	}
@@ -199,7 +199,7 @@ func restartPostgres(ctx context.Context, s settings, log io.Writer) (o outcome)
 	stale, fresh := 0, 0
 	recovered := time.Duration(0)
 	for time.Since(written) < 15*time.Second {
-		st, _, err := b.Status(ctx, target, false)
+		st, err := b.Status(ctx, target, false)
 		switch {
 		case err != nil:
 		case st == "connected":

@@ -274,7 +274,7 @@ func killMidProvisioning(ctx context.Context, s settings, log io.Writer, key str
 	if replicas > 1 {
 		served := 0
 		for _, id := range ids[:min(len(ids), 10)] {
-			if _, _, err := b.Status(ctx, id, false); err == nil {
+			if _, err := b.Status(ctx, id, false); err == nil {
 				served++
 			}
 		}

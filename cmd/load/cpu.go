@@ -23,6 +23,11 @@ type cpuClock struct {
 	replicas float64
 	self     float64
 	machine  float64 // busy seconds, all CPUs (/proc/stat)
+	// postgres and haproxy are the CPU seconds of the machine's processes
+	// by those names, with their reaped children (PostgreSQL's backends
+	// come and go): the rest of what shares the cores.
+	postgres float64
+	haproxy  float64
 	// statusBuckets is the product's own latency histogram of status
 	// polls, summed over the replicas: cumulative count by upper bound.
 	statusBuckets map[string]float64
@@ -46,7 +51,47 @@ func readCPU(ctx context.Context, p *product) cpuClock {
 		c.self = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 	}
 	c.machine = machineBusySeconds()
+	c.postgres, c.haproxy = processSeconds("postgres"), processSeconds("haproxy")
 	return c
+}
+
+// processSeconds sums the user and system time, their reaped children's
+// included, of every process whose command is name (/proc/PID/stat).
+func processSeconds(name string) float64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks float64
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // it ended meanwhile
+		}
+		// pid (comm) state ...: comm may hold spaces, so cut at the last ')'.
+		lo, hi := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
+		if lo < 0 || hi < lo {
+			continue
+		}
+		comm := string(raw[lo+1 : hi])
+		if comm != name && !strings.HasPrefix(comm, name+":") {
+			continue
+		}
+		// After the comm: state is field 3, utime..cstime are 14..17.
+		fields := strings.Fields(string(raw[hi+1:]))
+		if len(fields) < 15 {
+			continue
+		}
+		for _, f := range fields[11:15] {
+			if v, err := strconv.ParseFloat(f, 64); err == nil {
+				ticks += v
+			}
+		}
+	}
+	return ticks / 100
 }
 
 // machineBusySeconds is the first line of /proc/stat: the time all CPUs
@@ -83,8 +128,10 @@ func reportCPU(w io.Writer, from, to cpuClock, cpus int) {
 	product := (to.replicas - from.replicas) / secs
 	self := (to.self - from.self) / secs
 	machine := (to.machine - from.machine) / secs
-	fmt.Fprintf(w, "CPU over the measured run, in cores busy of %d: product %.2f, load tool (its browsers and the sandbox) %.2f, everything else (PostgreSQL, HAProxy, other processes) %.2f, idle %.2f\n",
-		cpus, product, self, max(0, machine-product-self), max(0, float64(cpus)-machine))
+	postgres := (to.postgres - from.postgres) / secs
+	haproxy := (to.haproxy - from.haproxy) / secs
+	fmt.Fprintf(w, "CPU over the measured run, in cores busy of %d: product %.2f, load tool (its browsers and the sandbox) %.2f, PostgreSQL %.2f, HAProxy %.2f, everything else %.2f, idle %.2f\n",
+		cpus, product, self, postgres, haproxy, max(0, machine-product-self-postgres-haproxy), max(0, float64(cpus)-machine))
 }
 
 // reportServerLatency prints the share of the run's status polls the

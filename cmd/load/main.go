@@ -192,24 +192,28 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	// Pollers: each its own connection, sharing a signed-in session.
+	// Pollers: each its own connection, with a signed-in session's
+	// cookies. (loadtest.Poller: net/http's client made this tool's
+	// collector pause the measurement; see its comment.)
 	pollCtx, stopPolls := context.WithCancel(ctx)
 	var pollers sync.WaitGroup
 	var polls atomic.Int64
-	browsers := make([]*loadtest.Browser, s.pollers)
-	for i := range browsers {
-		b := loadtest.NewBrowser(p.base, rec)
-		b.ShareSession(signed[i%len(signed)])
-		browsers[i] = b
+	for i := range s.pollers {
+		b, err := loadtest.NewPoller(p.base, signed[i%len(signed)], rec)
+		if err != nil {
+			stopPolls()
+			pollers.Wait()
+			return err
+		}
 		app := apps[i%len(apps)]
-		pollers.Go(func() { poll(pollCtx, b, app, s.pollEvery, &polls) })
+		pollers.Go(func() {
+			defer b.Close()
+			poll(pollCtx, b, app, s.pollEvery, &polls)
+		})
 	}
 	defer func() {
 		stopPolls()
 		pollers.Wait()
-		for _, b := range browsers {
-			b.Close()
-		}
 	}()
 
 	sampler := newSampler(p)
@@ -236,7 +240,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	// The measured run starts with an empty recorder.
-	*rec = *loadtest.NewRecorder()
+	rec.Reset()
 	started := time.Now()
 	cpuFrom := readCPU(ctx, p)
 	if s.profile {
@@ -289,6 +293,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	sampler.report(stdout)
 	reportCPU(stdout, cpuFrom, cpuTo, runtime.NumCPU())
 	reportServerLatency(stdout, cpuFrom, cpuTo)
+	if slow := rec.SlowestSeconds("GET /apps/{id}/status", 5); len(slow) > 0 {
+		parts := make([]string, len(slow))
+		for i, sec := range slow {
+			parts[i] = fmt.Sprintf("+%ds p99 %s max %s (%d polls)", int(sec.At.Seconds()), loadtest.Millis(sec.P99), loadtest.Millis(sec.Max), sec.Count)
+		}
+		fmt.Fprintf(stdout, "slowest seconds of status polls (since the measured run began): %s\n", strings.Join(parts, "; "))
+	}
 	if txPerPoll >= 0 {
 		fmt.Fprintf(stdout, "database transactions per status poll (second half of the warm-up, pollers only, pg_stat_database of %s; includes the replicas' background work, about 60/s each): %.3f\n", p.dbName, txPerPoll)
 	} else {
@@ -456,21 +467,24 @@ func prepareApps(ctx context.Context, signed []*loadtest.Browser, n int, stdout 
 // state final answers with the whole panel and its out-of-band updates, three
 // queries: sent by every browser's first poll, it piled 4,000 requests up
 // behind the database pool at the start of each run.)
-func poll(ctx context.Context, b *loadtest.Browser, app watched, every time.Duration, polls *atomic.Int64) {
-	wait := time.Duration(rand.Int64N(int64(every)))
+func poll(ctx context.Context, b *loadtest.Poller, app watched, every time.Duration, polls *atomic.Int64) {
 	state := ""
+	timer := time.NewTimer(time.Duration(rand.Int64N(int64(every))))
+	defer timer.Stop()
 	for {
-		if !sleep(ctx, wait) {
+		select {
+		case <-ctx.Done():
 			return
+		case <-timer.C:
 		}
 		// As the page does: it polls with poll=1 only while it shows
 		// connecting; the first request is the page's own fragment.
-		st, _, err := b.Status(ctx, app.id, state == "connecting")
+		st, err := b.Status(ctx, app.id, state == "connecting")
 		if err == nil {
 			state = st
 			polls.Add(1)
 		}
-		wait = time.Duration(float64(every) * (0.9 + 0.2*rand.Float64()))
+		timer.Reset(time.Duration(float64(every) * (0.9 + 0.2*rand.Float64())))
 	}
 }
 
@@ -511,7 +525,7 @@ func connectLoop(ctx context.Context, base string, signed []*loadtest.Browser, r
 				return
 			}
 			for {
-				st, _, err := b.Status(ctx, id, true)
+				st, err := b.Status(ctx, id, true)
 				if err == nil && st == "connected" {
 					rec.Observe("connect → connected", time.Since(start), 200)
 					return
@@ -547,7 +561,7 @@ func deployLoop(ctx context.Context, base string, signed *loadtest.Browser, rec 
 		err = b.Connect(ctx, id, sandbox.TeamAcme)
 	}
 	for err == nil {
-		st, _, serr := b.Status(ctx, id, true)
+		st, serr := b.Status(ctx, id, true)
 		if serr != nil || st == "connected" {
 			err = serr
 			break

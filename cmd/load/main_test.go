@@ -1,8 +1,10 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSendsTrafficOnlyToLoopback(t *testing.T) {
@@ -59,5 +61,32 @@ func TestParseSizesTheKeyStock(t *testing.T) {
 	}
 	if s, err := parse([]string{"-database-url", db, "-duration", "30m"}); err != nil || s.keyStock != 10000 {
 		t.Errorf("30 min: key stock %d, %v; want the ceiling 10000", s.keyStock, err)
+	}
+}
+
+// processSeconds finds this test binary by its command name and counts the
+// CPU it spends: the figure the run's CPU split gives PostgreSQL and HAProxy.
+func TestProcessSecondsCountsANamedProcess(t *testing.T) {
+	raw, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimSpace(string(raw))
+	before := processSeconds(name)
+	deadline := time.Now().Add(5 * time.Second)
+	x := 1.0
+	for processSeconds(name) < before+0.2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("processSeconds(%q) stayed at %.2f s while the process spent CPU", name, processSeconds(name))
+		}
+		for i := 0; i < 1e6; i++ {
+			x = x*1.0000001 + 1e-9
+		}
+	}
+	if x == 0 {
+		t.Fatal("unreachable: keeps the loop")
+	}
+	if got := processSeconds("no-such-process-name"); got != 0 {
+		t.Fatalf("processSeconds of a name no process has = %.2f, want 0", got)
 	}
 }

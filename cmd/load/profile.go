@@ -53,7 +53,9 @@ func profile(ctx context.Context, r *loadtest.Process, dir string, run time.Dura
 }
 
 // profileSelf records this load tool's own CPU profile (its browsers and
-// the sandbox) into path until stop is called.
+// the sandbox) into path until stop is called, and then writes its heap
+// profile (what it holds, and what it allocated: what sets how often its
+// collector runs) beside it as load-heap.pprof.
 func profileSelf(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -66,5 +68,9 @@ func profileSelf(path string) (stop func(), err error) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+		if h, err := os.Create(filepath.Join(filepath.Dir(path), "load-heap.pprof")); err == nil {
+			pprof.Lookup("heap").WriteTo(h, 0)
+			h.Close()
+		}
 	}, nil
 }
