@@ -153,9 +153,12 @@ func SetTeams(ctx context.Context, db sqlx.ExtContext, userID string, teams []Te
 	return err
 }
 
-// SelectTeam remembers the team the user picked last.
+// SelectTeam remembers the team the user picked last. The same team writes
+// nothing, so it takes no lock on the user's row (a connect records its
+// team inside its transaction: each write made a user's concurrent connects
+// wait for one another).
 func SelectTeam(ctx context.Context, db sqlx.ExtContext, userID, teamSlug string) error {
-	_, err := db.ExecContext(ctx, `UPDATE users SET selected_team = $2 WHERE id = $1`, userID, teamSlug)
+	_, err := db.ExecContext(ctx, `UPDATE users SET selected_team = $2 WHERE id = $1 AND selected_team IS DISTINCT FROM $2`, userID, teamSlug)
 	return err
 }
 
