@@ -84,7 +84,8 @@ var errAnswer = errors.New("poller: malformed answer")
 
 // Status polls the status fragment of appID (with poll=1 when polling) and
 // returns the state it shows, recorded under "GET /apps/{id}/status" as
-// Browser.Status records it. ctx ending closes the connection.
+// Browser.Status records it. The context of the poll that opened the
+// connection, when it ends, cuts off a poll in flight on it.
 func (p *Poller) Status(ctx context.Context, appID string, polling bool) (string, error) {
 	const route = "GET /apps/{id}/status"
 	if err := ctx.Err(); err != nil {
