@@ -108,10 +108,10 @@ func TestPollerKeepsOneConnectionAndSendsWhatThePageSends(t *testing.T) {
 	}
 }
 
-// rawServer answers every request on its connections with the same bytes,
-// allocating nothing per request, so that what a test counts is the
-// client's.
-func rawServer(t *testing.T, answer string) string {
+// rawServer answers the nth request (from 1) on each of its connections
+// with answer(n), allocating nothing of its own per request, so that what a
+// test counts is the client's.
+func rawServer(t *testing.T, answer func(n int) string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -127,13 +127,15 @@ func rawServer(t *testing.T, answer string) string {
 			go func() {
 				defer c.Close()
 				r := bufio.NewReader(c)
+				n := 0
 				for {
 					line, err := r.ReadSlice('\n')
 					if err != nil {
 						return
 					}
 					if len(line) <= 2 { // the blank line ending a GET
-						if _, err := io.WriteString(c, answer); err != nil {
+						n++
+						if _, err := io.WriteString(c, answer(n)); err != nil {
 							return
 						}
 					}
@@ -147,7 +149,8 @@ func rawServer(t *testing.T, answer string) string {
 // A poll makes almost no garbage: that is what the Poller is for.
 func TestPollerAllocatesAlmostNothingPerPoll(t *testing.T) {
 	body := fmt.Sprintf(fragment, "connected")
-	base := rawServer(t, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	ok := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	base := rawServer(t, func(int) string { return ok })
 	p, err := NewPoller(base, nil, NewRecorder())
 	if err != nil {
 		t.Fatal(err)
@@ -336,5 +339,32 @@ func TestPollerStopsWhenTheRunEnds(t *testing.T) {
 	}
 	if _, err := NewPoller("https://example.com", nil, nil); err == nil {
 		t.Error("NewPoller accepted an https base")
+	}
+}
+
+// An answer with Connection: close ends the connection even when the server
+// leaves the socket open: a second request on it would be answered by
+// whatever the server does next ("reused" here), not by a fresh exchange.
+func TestPollerHonoursConnectionClose(t *testing.T) {
+	t.Parallel()
+	answer := func(state, extra string) string {
+		body := fmt.Sprintf(fragment, state)
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s", extra, len(body), body)
+	}
+	base := rawServer(t, func(n int) string {
+		if n > 1 {
+			return answer("reused", "")
+		}
+		return answer("connected", "Connection: close\r\n")
+	})
+	p, err := NewPoller(base, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for i := range 3 {
+		if st, err := p.Status(context.Background(), "app-1", false); err != nil || st != "connected" {
+			t.Fatalf("poll %d = %q, %v; want connected, each on a new connection", i, st, err)
+		}
 	}
 }

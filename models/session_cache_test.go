@@ -21,10 +21,9 @@ func TestSessionCache(t *testing.T) {
 	// Two replicas, each with its own cache.
 	replicas := []*models.SessionCache{models.NewSessionCache(db, logger), models.NewSessionCache(db, logger)}
 	for _, c := range replicas {
-		go c.Run(ctx, dbURL)
-		for !c.Listening() {
-			time.Sleep(5 * time.Millisecond)
-		}
+		ran := make(chan error, 1)
+		go func() { ran <- c.Run(ctx, dbURL) }()
+		waitListening(t, c, ran)
 	}
 	a, b := replicas[0], replicas[1]
 
@@ -108,10 +107,9 @@ func TestSessionCacheHearsEveryChange(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := models.NewSessionCache(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go c.Run(ctx, dbURL)
-	for !c.Listening() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(ctx, dbURL) }()
+	waitListening(t, c, ran)
 	// Well under the ttl: only a notification can make it in time.
 	within := models.SessionCacheTTL / 20
 	cached := func(sid string) models.SessionWithUser {
@@ -209,5 +207,23 @@ func TestSessionCacheHearsEveryChange(t *testing.T) {
 	cached("quiet")
 	if _, after := c.Stats(); after != before {
 		t.Fatalf("a touch or a token write dropped the cached session: %d more queries", after-before)
+	}
+}
+
+// waitListening waits, with a deadline, until c serves from memory; ran
+// carries Run's end, which fails the test if it comes first.
+func waitListening(t *testing.T, c *models.SessionCache, ran <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Listening() {
+		select {
+		case err := <-ran:
+			t.Fatalf("the cache stopped before it listened: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cache was not listening after 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -136,6 +136,11 @@ func parse(args []string) (settings, error) {
 		if err := loadtest.CheckLoopback(s.target); err != nil {
 			return s, err
 		}
+		// Before anything is created in the target: the lean pollers speak
+		// plain HTTP only.
+		if _, err := loadtest.NewPoller(s.target, nil, nil); err != nil && !s.netHTTP {
+			return s, fmt.Errorf("-target: %w (or pass -net-http)", err)
+		}
 	}
 	if s.databaseURL != "" {
 		if err := loadtest.CheckLoopbackDatabase(s.databaseURL); err != nil {

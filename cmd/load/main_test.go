@@ -18,6 +18,12 @@ func TestParseSendsTrafficOnlyToLoopback(t *testing.T) {
 	if _, err := parse([]string{"-database-url", "postgres://u:p@db.example.com/x"}); err == nil {
 		t.Error("a remote database was accepted")
 	}
+	if _, err := parse([]string{"-target", "https://127.0.0.1:8443"}); err == nil || !strings.Contains(err.Error(), "-net-http") {
+		t.Errorf("an https target for the lean pollers: %v, want a refusal naming -net-http", err)
+	}
+	if _, err := parse([]string{"-target", "https://127.0.0.1:8443", "-net-http"}); err != nil {
+		t.Errorf("an https target with -net-http: %v", err)
+	}
 	s, err := parse([]string{"-target", "http://127.0.0.1:8080", "-pollers", "10", "-apps", "5"})
 	if err != nil || s.pollers != 10 || s.sessions != 10 {
 		t.Fatalf("parse = %+v, %v (sessions are capped at pollers)", s, err)
